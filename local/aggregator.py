@@ -1,0 +1,174 @@
+"""An aggregator simulator: a real HTTP server on loopback that speaks the resellers' Luma API.
+
+Used by the integration tests, the end-to-end tests, ``make run`` and ``make bench``. It serves
+
+- ``GET /luma/generations/{id}/download_video_url``: 200 ``{"url": ...}`` once the task has completed,
+  400 before (as the resellers do), 404 for unknown tasks, 401 for a wrong token;
+- ``GET /luma/generations/{id}``: the task, with ``state``, ``failure_reason`` and ``video.download_url``.
+
+Tests can also script exact answers per path (status, headers, body, delay) to play a misbehaving
+aggregator, and read back every request it received.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+DOWNLOAD_PREFIX = "/luma/generations/"
+DOWNLOAD_SUFFIX = "/download_video_url"
+
+
+@dataclass
+class FakeTask:
+    """A task as the aggregator knows it. ``url`` may be a callable, to presign on each request."""
+
+    state: str = "completed"
+    url: str | Callable[[], str] | None = None
+    failure_reason: str | None = None
+    publish_url_in_task: bool = True
+
+    def current_url(self) -> str | None:
+        return self.url() if callable(self.url) else self.url
+
+
+@dataclass
+class Reply:
+    """One scripted answer; ``delay`` seconds pass before the status line is sent."""
+
+    status: int = 200
+    body: bytes | dict[str, Any] | str = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+
+
+@dataclass(frozen=True)
+class SeenRequest:
+    method: str
+    path: str
+    authorization: str | None
+
+
+class Aggregator:
+    """Start with ``start()``; ``base_url`` is then the value for ``UPSTREAM_BASE_URL``."""
+
+    def __init__(
+        self, tokens: Iterable[str] = ("demo-token",), host: str = "127.0.0.1", port: int = 0
+    ) -> None:
+        self.valid_tokens: set[str] = set(tokens)
+        self.tasks: dict[str, FakeTask] = {}
+        self.requests: list[SeenRequest] = []
+        self._scripts: dict[str, deque[Reply]] = defaultdict(deque)
+        self._lock = threading.Lock()
+        self._host = host
+        self._server = ThreadingHTTPServer((host, port), _handler_for(self))
+        self._server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self._host}:{self._server.server_port}"
+
+    def start(self) -> Aggregator:
+        self._thread = threading.Thread(target=self._server.serve_forever, name="aggregator", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def script(self, path: str, *replies: Reply) -> None:
+        """Answer the next requests to ``path`` with ``replies``, in order, before normal service."""
+        with self._lock:
+            self._scripts[path].extend(replies)
+
+    def reset(self) -> None:
+        with self._lock:
+            self.tasks.clear()
+            self.requests.clear()
+            self._scripts.clear()
+
+    def requests_for(self, task_id: str) -> list[SeenRequest]:
+        with self._lock:
+            return [r for r in self.requests if r.path.startswith(f"{DOWNLOAD_PREFIX}{task_id}")]
+
+    # -- serving ---------------------------------------------------------------------------------
+
+    def answer(self, method: str, path: str, authorization: str | None) -> Reply:
+        with self._lock:
+            self.requests.append(SeenRequest(method, path, authorization))
+            scripted = self._scripts.get(path)
+            if scripted:
+                return scripted.popleft()
+        token = (authorization or "").removeprefix("Bearer ")
+        if token not in self.valid_tokens:
+            return Reply(401, {"error": {"message": "invalid token", "type": "invalid_request_error"}})
+        if not path.startswith(DOWNLOAD_PREFIX):
+            return Reply(404, {"detail": "Not Found"})
+        rest = path.removeprefix(DOWNLOAD_PREFIX)
+        if rest.endswith(DOWNLOAD_SUFFIX):
+            return self._download_url(rest.removesuffix(DOWNLOAD_SUFFIX))
+        return self._task(rest)
+
+    def _download_url(self, task_id: str) -> Reply:
+        task = self.tasks.get(task_id)
+        if task is None:
+            return Reply(404, {"detail": "task not found"})
+        url = task.current_url()
+        if task.state != "completed" or url is None:
+            return Reply(400, {"detail": {"reason": "task is not completed", "code": 1}})
+        return Reply(200, {"url": url})
+
+    def _task(self, task_id: str) -> Reply:
+        task = self.tasks.get(task_id)
+        if task is None:
+            return Reply(404, {"detail": "task not found"})
+        url = task.current_url() if task.publish_url_in_task else None
+        document = {
+            "id": task_id,
+            "state": task.state,
+            "failure_reason": task.failure_reason,
+            "video": {"url": url, "download_url": url} if url and task.state == "completed" else None,
+        }
+        return Reply(200, document)
+
+
+def _handler_for(aggregator: Aggregator) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body go in two writes: no 40 ms delayed-ACK stall
+
+        def do_GET(self) -> None:
+            reply = aggregator.answer("GET", self.path, self.headers.get("Authorization"))
+            if reply.delay:
+                time.sleep(reply.delay)
+            body = reply.body
+            if isinstance(body, dict):
+                body = json.dumps(body).encode()
+            elif isinstance(body, str):
+                body = body.encode()
+            try:
+                self.send_response(reply.status)
+                headers = {
+                    "Content-Type": "application/json",
+                    "Content-Length": str(len(body)),
+                    **reply.headers,
+                }
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(body)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client gave up (timeouts are part of what is tested)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    return Handler

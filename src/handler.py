@@ -1,0 +1,142 @@
+"""Composition root: clients built once per container, the event's shape picks the front door.
+
+Front doors: API Gateway HTTP API (payload 2.0), REST API (1.0), Lambda Function URL, and direct
+invoke with ``{"task_id": ...}`` (Step Functions, other Lambdas). The work lives in ``luma_download``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import boto3
+import urllib3
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.event_handler import (
+    APIGatewayHttpResolver,
+    APIGatewayRestResolver,
+    LambdaFunctionUrlResolver,
+)
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.parameters import SecretsProvider
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.config import Config
+from botocore.exceptions import NoRegionError
+
+from luma_download.errors import ConfigurationError, InvalidRequestError, LumaDownloadError
+from luma_download.http_api import build_resolver
+from luma_download.secret_token import TokenSource
+from luma_download.settings import load_settings
+from luma_download.telemetry import count_error
+from luma_download.upstream import Deadline, DownloadLink, UpstreamClient, build_pool_manager
+from luma_download.workflow import is_direct_invoke, link_document, task_id_from_event
+
+SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "luma-download")
+logger = Logger(service=SERVICE)
+metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "LumaDownload"), service=SERVICE)
+tracer = Tracer(service=SERVICE, patch_modules=("botocore",))
+
+# Short SDK timeouts: Secrets Manager answers in milliseconds or not at all.
+SECRETS_CONFIG = Config(connect_timeout=2, read_timeout=3, retries={"mode": "standard", "max_attempts": 3})
+
+Handler = Callable[[Any, LambdaContext], Any]
+
+
+def secrets_provider() -> SecretsProvider | None:
+    """The SDK's own variables (region, AWS_ENDPOINT_URL_SECRETS_MANAGER, ...) apply untouched."""
+    try:
+        return SecretsProvider(boto3_client=boto3.client("secretsmanager", config=SECRETS_CONFIG))
+    except NoRegionError:
+        return None
+
+
+def front_door(event: object) -> str:
+    """Name the event's shape; the resolvers crash on shapes they do not know, so check first."""
+    if is_direct_invoke(event):
+        return "direct"
+    if isinstance(event, Mapping) and isinstance(event.get("requestContext"), Mapping):
+        context = event["requestContext"]
+        if event.get("version") == "2.0" and isinstance(context.get("http"), Mapping):
+            if not isinstance(event.get("rawPath"), str) or not isinstance(
+                context["http"].get("method"), str
+            ):
+                return "unknown"
+            return "function_url" if ".lambda-url." in str(context.get("domainName", "")) else "http_api"
+        if isinstance(event.get("httpMethod"), str) and isinstance(event.get("path"), str):
+            return "rest_api"
+    return "unknown"
+
+
+def build_handler(
+    environ: Mapping[str, str], *, pool: urllib3.PoolManager, secrets: SecretsProvider | None
+) -> tuple[Handler, Callable[[str, Deadline], DownloadLink]]:
+    """Wire settings, token, upstream and the resolvers; a bad setting becomes a 500 per request."""
+    try:
+        settings = load_settings(environ)
+        if secrets is None:
+            raise ConfigurationError("AWS region is not set (AWS_REGION)")
+    except ConfigurationError as exc:
+        logger.error("configuration error", extra={"error": exc.message})
+        failure = exc
+
+        def get_link(task_id: str, deadline: Deadline) -> DownloadLink:
+            raise failure
+
+        cache_margin = 300
+    else:
+        tokens = TokenSource(
+            secrets,
+            settings.token_secret_id,
+            settings.token_secret_field,
+            settings.token_cache_seconds,
+        )
+        client = UpstreamClient(
+            pool=pool, settings=settings, tokens=tokens, logger=logger, metrics=metrics, tracer=tracer
+        )
+        get_link = client.fetch_download_link
+        cache_margin = settings.url_cache_margin_seconds
+
+    resolvers = {
+        door: build_resolver(
+            resolver_cls, get_link, logger=logger, metrics=metrics, cache_margin_seconds=cache_margin
+        )
+        for door, resolver_cls in (
+            ("http_api", APIGatewayHttpResolver),
+            ("rest_api", APIGatewayRestResolver),
+            ("function_url", LambdaFunctionUrlResolver),
+        )
+    }
+
+    @logger.inject_lambda_context(clear_state=True)
+    @metrics.log_metrics
+    def handle(event: Any, context: LambdaContext) -> Any:
+        door = front_door(event)
+        logger.append_keys(front_door=door)
+        metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
+        if door in resolvers:
+            logger.set_correlation_id(event["requestContext"].get("requestId"))
+            response = resolvers[door].resolve(event, context)
+            logger.info("request done", extra={"status": response.get("statusCode")})
+            return response
+        try:
+            if door != "direct":
+                raise InvalidRequestError(
+                    'unsupported event: send an API Gateway or Function URL request, or {"task_id": "<id>"}'
+                )
+            task_id = task_id_from_event(event)
+            logger.append_keys(task_id=task_id)
+            document = link_document(get_link(task_id, Deadline.from_context(context)))
+        except LumaDownloadError as exc:
+            count_error(metrics, exc.code)
+            logger.info("request done", extra={"outcome": exc.code, "error_type": type(exc).__name__})
+            raise
+        logger.info("request done", extra={"outcome": "data"})
+        return document
+
+    return handle, get_link
+
+
+pool = build_pool_manager()
+secrets = secrets_provider()
+lambda_handler, get_link = build_handler(os.environ, pool=pool, secrets=secrets)

@@ -1,0 +1,30 @@
+"""The direct-invoke contract for Step Functions and other Lambdas.
+
+In: ``{"task_id": "<id>"}`` (other keys are ignored, so a state's whole input can be passed).
+Out: ``{"task_id", "url", "expires_at"}``, or one of the exceptions in ``errors`` raised as is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from luma_download.errors import InvalidRequestError
+from luma_download.task_id import validate_task_id
+from luma_download.upstream import DownloadLink
+
+
+def is_direct_invoke(event: object) -> bool:
+    return isinstance(event, Mapping) and "task_id" in event and "requestContext" not in event
+
+
+def task_id_from_event(event: Mapping[str, Any]) -> str:
+    if "task_id" not in event:
+        raise InvalidRequestError('expected {"task_id": "<id>"}')
+    return validate_task_id(event["task_id"])
+
+
+def link_document(link: DownloadLink) -> dict[str, str | None]:
+    """The JSON a workflow gets; HTTP callers asking for JSON get the same."""
+    expires_at = link.expires_at.strftime("%Y-%m-%dT%H:%M:%SZ") if link.expires_at else None
+    return {"task_id": link.task_id, "url": link.url, "expires_at": expires_at}
