@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import boto3
@@ -26,6 +27,7 @@ from botocore.exceptions import NoRegionError
 
 from luma_download.errors import ConfigurationError, InvalidRequestError, LumaDownloadError
 from luma_download.http_api import build_resolver
+from luma_download.link_cache import LinkCache, LinkGetter, cached
 from luma_download.secret_token import TokenSource
 from luma_download.settings import load_settings
 from luma_download.telemetry import count_error
@@ -68,10 +70,19 @@ def front_door(event: object) -> str:
     return "unknown"
 
 
-def build_handler(
+@dataclass(frozen=True)
+class Service:
+    handle: Handler
+    get_link: LinkGetter
+    link_cache: LinkCache | None
+
+
+def build_service(
     environ: Mapping[str, str], *, pool: urllib3.PoolManager, secrets: SecretsProvider | None
-) -> tuple[Handler, Callable[[str, Deadline], DownloadLink]]:
-    """Wire settings, token, upstream and the resolvers; a bad setting becomes a 500 per request."""
+) -> Service:
+    """Wire settings, token, upstream, cache and resolvers; a bad setting becomes a 500 per request."""
+    link_cache: LinkCache | None = None
+    get_link: LinkGetter
     try:
         settings = load_settings(environ)
         if secrets is None:
@@ -80,9 +91,10 @@ def build_handler(
         logger.error("configuration error", extra={"error": exc.message})
         failure = exc
 
-        def get_link(task_id: str, deadline: Deadline) -> DownloadLink:
+        def refuse(task_id: str, deadline: Deadline) -> DownloadLink:
             raise failure
 
+        get_link = refuse
         cache_margin = 300
     else:
         tokens = TokenSource(
@@ -94,7 +106,8 @@ def build_handler(
         client = UpstreamClient(
             pool=pool, settings=settings, tokens=tokens, logger=logger, metrics=metrics, tracer=tracer
         )
-        get_link = client.fetch_download_link
+        link_cache = LinkCache(settings.url_cache_max_entries, settings.url_cache_margin_seconds)
+        get_link = cached(client.fetch_download_link, link_cache, metrics=metrics, logger=logger)
         cache_margin = settings.url_cache_margin_seconds
 
     resolvers = {
@@ -134,9 +147,10 @@ def build_handler(
         logger.info("request done", extra={"outcome": "data"})
         return document
 
-    return handle, get_link
+    return Service(handle=handle, get_link=get_link, link_cache=link_cache)
 
 
 pool = build_pool_manager()
 secrets = secrets_provider()
-lambda_handler, get_link = build_handler(os.environ, pool=pool, secrets=secrets)
+service = build_service(os.environ, pool=pool, secrets=secrets)
+lambda_handler = service.handle

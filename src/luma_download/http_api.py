@@ -54,9 +54,7 @@ def build_resolver(
         logger.append_keys(task_id=task_id)
         link = get_link(task_id, Deadline.from_context(app.lambda_context))
         headers = {"Cache-Control": cache_control(link, datetime.now(UTC), cache_margin_seconds)}
-        if wants_json(
-            app.current_event.get_header_value("accept"), app.current_event.query_string_parameters
-        ):
+        if wants_json(app.current_event.headers.get("accept"), app.current_event.query_string_parameters):
             logger.append_keys(outcome="json")
             return Response(
                 status_code=200,

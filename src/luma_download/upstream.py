@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, Self
@@ -34,7 +35,7 @@ from luma_download.errors import (
 )
 from luma_download.secret_token import TokenSource
 from luma_download.settings import Settings
-from luma_download.url_rules import check_video_url, expiry_of
+from luma_download.url_rules import check_video_url, expiry_of, redact_url
 
 MAX_BODY_BYTES = 64 * 1024
 RETRY_STATUSES = frozenset({500, 502, 503, 504})
@@ -144,14 +145,14 @@ class UpstreamClient:
         self._logger = logger
         self._metrics = metrics
         self._tracer = tracer
-        # Per-invocation state: Lambda runs one invocation at a time per container.
+        # Per-invocation timing: Lambda runs one invocation at a time per container.
         self._upstream_ms = 0.0
-        self._tokens_used: set[str] = set()
+        # Tokens this container has sent, so upstream text echoing an old one is masked too.
+        self._tokens_used: deque[str] = deque(maxlen=4)
 
     def fetch_download_link(self, task_id: str, deadline: Deadline) -> DownloadLink:
         """``task_id`` must already be validated (``task_id.validate_task_id``)."""
         self._upstream_ms = 0.0
-        self._tokens_used.clear()
         answer = self._authorized_get(f"/luma/generations/{task_id}/download_video_url", deadline)
         if answer.status == 200:
             document = answer.document()
@@ -195,16 +196,17 @@ class UpstreamClient:
         checked = check_video_url(
             url, self._settings.allowed_redirect_hosts, allow_loopback=self._settings.upstream_is_loopback
         )
+        self._logger.append_keys(video_url=redact_url(checked))
         return DownloadLink(task_id=task_id, url=checked, expires_at=expiry_of(checked))
 
     def _authorized_get(self, path: str, deadline: Deadline) -> UpstreamResponse:
         token = self._tokens.get()
-        self._tokens_used.add(token)
+        self._remember(token)
         answer = self._get(path, token, deadline)
         if answer.status in (401, 403):
             # A rotated secret is picked up without a redeploy: re-read it once, retry once if it changed.
             fresh = self._tokens.get(force_fetch=True)
-            self._tokens_used.add(fresh)
+            self._remember(fresh)
             if fresh != token:
                 answer = self._get(path, fresh, deadline)
             if answer.status in (401, 403):
@@ -214,6 +216,10 @@ class UpstreamClient:
                 )
                 raise UpstreamError("upstream rejected this service's credentials")
         return answer
+
+    def _remember(self, token: str) -> None:
+        if token not in self._tokens_used:
+            self._tokens_used.append(token)
 
     def _get(self, path: str, token: str, deadline: Deadline) -> UpstreamResponse:
         remaining = deadline.remaining()
@@ -318,10 +324,12 @@ class UpstreamClient:
         text = _CONTROL_CHARS.sub(" ", value).strip()
         for token in self._tokens_used:
             text = text.replace(token, "***")
-        return text[:300]
+        return _KEY_LIKE.sub("***", text)[:300]
 
 
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
+# Resellers' keys look like OpenAI's ("sk-..."): mask any, even one this container never sent.
+_KEY_LIKE = re.compile(r"\bsk-[A-Za-z0-9_-]{8,}")
 
 
 def _read_capped(response: urllib3.BaseHTTPResponse, deadline: Deadline) -> bytes:

@@ -1,0 +1,76 @@
+"""Remember each task's link until shortly before its presigned URL dies (per warm container).
+
+A repeat request for the same task then costs no aggregator call (quota, maybe money) and no
+Secrets Manager read. Bounded by ``URL_CACHE_MAX_ENTRIES`` (least recently used out first); only
+links with a known expiry are kept; errors and not-ready answers are never cached.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from cachetools import TLRUCache
+
+from luma_download.upstream import Deadline, DownloadLink
+from luma_download.url_rules import redact_url
+
+LinkGetter = Callable[[str, Deadline], DownloadLink]
+
+
+class LinkCache:
+    def __init__(self, max_entries: int, margin_seconds: int, clock: Callable[[], float] = time.time) -> None:
+        self._margin = margin_seconds
+        self._clock = clock
+        self._cache: TLRUCache[str, DownloadLink] | None = (
+            TLRUCache(maxsize=max_entries, ttu=self._usable_until, timer=clock) if max_entries > 0 else None
+        )
+        # cachetools caches are not thread-safe; the local server may call in from several threads.
+        self._lock = threading.Lock()
+
+    def _usable_until(self, _task_id: str, link: DownloadLink, _now: float) -> float:
+        assert link.expires_at is not None  # put() keeps only links with an expiry
+        return link.expires_at.timestamp() - self._margin
+
+    def get(self, task_id: str) -> DownloadLink | None:
+        if self._cache is None:
+            return None
+        with self._lock:
+            return self._cache.get(task_id)
+
+    def put(self, link: DownloadLink) -> None:
+        if self._cache is None or link.expires_at is None:
+            return
+        if self._usable_until(link.task_id, link, 0) <= self._clock():
+            return  # already inside the margin: caching it would serve a link about to die
+        with self._lock:
+            self._cache[link.task_id] = link
+
+    def clear(self) -> None:
+        if self._cache is not None:
+            with self._lock:
+                self._cache.clear()
+
+    def __len__(self) -> int:
+        return 0 if self._cache is None else len(self._cache)
+
+
+def cached(fetch: LinkGetter, cache: LinkCache, *, metrics: Metrics, logger: Logger) -> LinkGetter:
+    """``fetch`` behind ``cache``: hits answer from memory, misses ask the aggregator and remember."""
+
+    def get_link(task_id: str, deadline: Deadline) -> DownloadLink:
+        link = cache.get(task_id)
+        if link is not None:
+            metrics.add_metric(name="LinkCacheHits", unit=MetricUnit.Count, value=1)
+            logger.append_keys(link_cache="hit", video_url=redact_url(link.url))
+            return link
+        metrics.add_metric(name="LinkCacheMisses", unit=MetricUnit.Count, value=1)
+        logger.append_keys(link_cache="miss")
+        link = fetch(task_id, deadline)
+        cache.put(link)
+        return link
+
+    return get_link

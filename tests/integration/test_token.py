@@ -1,0 +1,153 @@
+"""The token: read from Secrets Manager (moto server mode), cached, re-read once on 401/403."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any
+
+from local.aggregator import Aggregator, Reply
+from local.aws import EmbeddedAws
+from local.lambda_context import LocalLambdaContext
+from tests.integration.conftest import INITIAL_TOKEN, ROTATED_TOKEN, SECRET_ID, completed
+
+TASK = "1fa17995-f527-46a5-9796-294b453b8a7f"
+DOWNLOAD_PATH = f"/luma/generations/{TASK}/download_video_url"
+
+
+def test_the_token_goes_upstream_as_a_bearer(
+    function: ModuleType, aggregator: Aggregator, event: Callable[..., Any]
+) -> None:
+    completed(aggregator, TASK)
+
+    function.lambda_handler(event("http_api_get.json"), LocalLambdaContext())
+
+    assert [r.authorization for r in aggregator.requests] == [f"Bearer {INITIAL_TOKEN}"]
+
+
+def test_the_secret_is_read_once_for_many_requests(
+    function: ModuleType, aggregator: Aggregator, event: Callable[..., Any], secret_reads: list[str]
+) -> None:
+    completed(aggregator, TASK)
+
+    for _ in range(5):
+        assert function.lambda_handler(event("http_api_get.json"), LocalLambdaContext())["statusCode"] == 302
+
+    assert secret_reads == [SECRET_ID]
+
+
+def test_a_rotated_token_is_picked_up_without_a_redeploy(
+    function: ModuleType,
+    aggregator: Aggregator,
+    embedded_aws: EmbeddedAws,
+    event: Callable[..., Any],
+    secret_reads: list[str],
+) -> None:
+    # Given a warm function that has cached the first token
+    completed(aggregator, TASK)
+    assert function.lambda_handler(event("http_api_get.json"), LocalLambdaContext())["statusCode"] == 302
+
+    # When the operator rotates the secret and the aggregator stops accepting the old token
+    embedded_aws.put_token(SECRET_ID, ROTATED_TOKEN)
+    aggregator.valid_tokens = {ROTATED_TOKEN}
+    url = completed(aggregator, "another-task")
+    response = function.lambda_handler(
+        event("http_api_get.json", task_id="another-task"), LocalLambdaContext()
+    )
+
+    # Then the 401 makes it re-read the secret once and retry once with the new token
+    assert response["statusCode"] == 302
+    assert response["headers"]["Location"] == url
+    assert [r.authorization for r in aggregator.requests] == [
+        f"Bearer {INITIAL_TOKEN}",
+        f"Bearer {INITIAL_TOKEN}",
+        f"Bearer {ROTATED_TOKEN}",
+    ]
+    assert secret_reads == [SECRET_ID, SECRET_ID]
+
+
+def test_a_token_rejected_after_refresh_is_bad_upstream(
+    function: ModuleType, aggregator: Aggregator, event: Callable[..., Any], secret_reads: list[str]
+) -> None:
+    # Given an aggregator that refuses the token the secret holds, even fresh from the secret
+    completed(aggregator, TASK)
+    aggregator.script(DOWNLOAD_PATH, Reply(403, {"error": {"message": "quota exhausted"}}))
+    aggregator.valid_tokens = set()
+
+    response = function.lambda_handler(event("http_api_get.json"), LocalLambdaContext())
+
+    assert response["statusCode"] == 502
+    assert json.loads(response["body"])["error"]["code"] == "bad_upstream"
+    # the secret was re-read once; the token did not change, so there was no pointless retry
+    assert secret_reads == [SECRET_ID, SECRET_ID]
+    assert len(aggregator.requests) == 1
+
+
+def test_a_missing_secret_is_a_configuration_error(
+    function: ModuleType, function_env: dict[str, str], aggregator: Aggregator, event: Callable[..., Any]
+) -> None:
+    handle = function.build_service(
+        {**function_env, "TOKEN_SECRET_ID": "luma/no-such-secret"},
+        pool=function.pool,
+        secrets=function.secrets,
+    ).handle
+
+    response = handle(event("http_api_get.json"), LocalLambdaContext())
+
+    assert response["statusCode"] == 500
+    error = json.loads(response["body"])["error"]
+    assert error["code"] == "misconfigured"
+    assert "ResourceNotFoundException" in error["message"]
+    assert aggregator.requests == []
+
+
+def test_a_secret_without_the_field_is_a_configuration_error(
+    function: ModuleType,
+    function_env: dict[str, str],
+    embedded_aws: EmbeddedAws,
+    aggregator: Aggregator,
+    event: Callable[..., Any],
+) -> None:
+    embedded_aws.put_token("luma/other-shape", "abc", field="api_key")
+    handle = function.build_service(
+        {**function_env, "TOKEN_SECRET_ID": "luma/other-shape"}, pool=function.pool, secrets=function.secrets
+    ).handle
+
+    response = handle(event("http_api_get.json"), LocalLambdaContext())
+
+    assert response["statusCode"] == 500
+    assert json.loads(response["body"])["error"]["code"] == "misconfigured"
+
+
+def test_the_field_name_is_configurable(
+    function: ModuleType,
+    function_env: dict[str, str],
+    embedded_aws: EmbeddedAws,
+    aggregator: Aggregator,
+    event: Callable[..., Any],
+) -> None:
+    embedded_aws.put_token("luma/api-key-shape", INITIAL_TOKEN, field="api_key")
+    completed(aggregator, TASK)
+    env = {**function_env, "TOKEN_SECRET_ID": "luma/api-key-shape", "TOKEN_SECRET_FIELD": "api_key"}
+    handle = function.build_service(env, pool=function.pool, secrets=function.secrets).handle
+
+    assert handle(event("http_api_get.json"), LocalLambdaContext())["statusCode"] == 302
+
+
+def test_bad_settings_answer_500_misconfigured_not_a_crash(
+    function: ModuleType, function_env: dict[str, str], aggregator: Aggregator, event: Callable[..., Any]
+) -> None:
+    handle = function.build_service(
+        {**function_env, "UPSTREAM_BASE_URL": "http://api.example.com"},
+        pool=function.pool,
+        secrets=function.secrets,
+    ).handle
+
+    response = handle(event("http_api_get.json"), LocalLambdaContext())
+
+    assert response["statusCode"] == 500
+    error = json.loads(response["body"])["error"]
+    assert error["code"] == "misconfigured"
+    assert "https" in error["message"]
+    assert aggregator.requests == []
