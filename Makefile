@@ -29,6 +29,40 @@ test: lint ## lint, type check, then every test with coverage
 
 # --- SAM: build, deploy, local invoke (section owned by the template work) ---
 
+# aws-sam-cli lives in its own venv (its pins conflict with ours); the stamp installs it once.
+SAM_VERSION := 1.170.0
+SAM_VENV := .venv-sam
+SAM_STAMP := $(SAM_VENV)/.installed-$(SAM_VERSION)
+# The SAM venv first on PATH: the src/Makefile build target then uses its python/pip.
+SAM := PATH="$(CURDIR)/$(SAM_VENV)/bin:$$PATH" SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam
+EVENT ?= http_api_get.json
+SAM_BUILD_ARGS ?=
+SAM_DEPLOY_ARGS ?=
+SAM_INVOKE_ARGS ?=
+.PHONY: sam-install build deploy invoke validate
+
+$(SAM_STAMP):
+	test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(SAM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check aws-sam-cli==$(SAM_VERSION)
+	rm -f $(SAM_VENV)/.installed-*
+	touch $(SAM_STAMP)
+
+sam-install: $(SAM_STAMP) ## create .venv-sam with the pinned aws-sam-cli
+
+build: $(SAM_STAMP) ## sam build: arm64/python3.13 artifact in .aws-sam/build (no Docker needed)
+	$(SAM) build $(SAM_BUILD_ARGS)
+
+deploy: build ## sam build, then sam deploy --guided (needs AWS credentials)
+	$(SAM) deploy --guided $(SAM_DEPLOY_ARGS)
+
+invoke: build ## sam local invoke with events/EVENT (default http_api_get.json; needs Docker)
+	$(SAM) local invoke LumaVideoFunction -e events/$(EVENT) $(SAM_INVOKE_ARGS)
+
+validate: $(STAMP) $(SAM_STAMP) ## cfn-lint and sam validate --lint on template.yaml
+	$(VENV)/bin/cfn-lint template.yaml
+	$(SAM) validate --lint
+
 # --- end SAM ---
 
 clean: ## remove virtualenvs, caches and build output
