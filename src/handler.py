@@ -26,13 +26,14 @@ from botocore.config import Config
 from botocore.exceptions import NoRegionError
 
 from luma_download.errors import ConfigurationError, InvalidRequestError, LumaDownloadError
+from luma_download.event_shapes import front_door
 from luma_download.http_api import build_resolver
 from luma_download.link_cache import LinkCache, LinkGetter, cached
 from luma_download.secret_token import TokenSource
 from luma_download.settings import load_settings
 from luma_download.telemetry import count_error
 from luma_download.upstream import Deadline, DownloadLink, UpstreamClient, build_pool_manager
-from luma_download.workflow import is_direct_invoke, link_document, task_id_from_event
+from luma_download.workflow import link_document, task_id_from_event
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "luma-download")
 logger = Logger(service=SERVICE)
@@ -51,23 +52,6 @@ def secrets_provider() -> SecretsProvider | None:
         return SecretsProvider(boto3_client=boto3.client("secretsmanager", config=SECRETS_CONFIG))
     except NoRegionError:
         return None
-
-
-def front_door(event: object) -> str:
-    """Name the event's shape; the resolvers crash on shapes they do not know, so check first."""
-    if is_direct_invoke(event):
-        return "direct"
-    if isinstance(event, Mapping) and isinstance(event.get("requestContext"), Mapping):
-        context = event["requestContext"]
-        if event.get("version") == "2.0" and isinstance(context.get("http"), Mapping):
-            if not isinstance(event.get("rawPath"), str) or not isinstance(
-                context["http"].get("method"), str
-            ):
-                return "unknown"
-            return "function_url" if ".lambda-url." in str(context.get("domainName", "")) else "http_api"
-        if isinstance(event.get("httpMethod"), str) and isinstance(event.get("path"), str):
-            return "rest_api"
-    return "unknown"
 
 
 @dataclass(frozen=True)

@@ -8,11 +8,14 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
+from types import TracebackType
 from typing import Any, Protocol, Self
 
 import urllib3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
+from urllib3 import BaseHTTPResponse
+from urllib3.connectionpool import ConnectionPool
 from urllib3.exceptions import (
     ConnectTimeoutError,
     HTTPError,
@@ -94,13 +97,20 @@ class DeadlineRetry(Retry):
     def is_exhausted(self) -> bool:
         return super().is_exhausted() or self._spare() < self.get_backoff_time()
 
-    def increment(self, *args: Any, **kwargs: Any) -> Self:
-        response = kwargs.get("response")
+    def increment(
+        self,
+        method: str | None = None,
+        url: str | None = None,
+        response: BaseHTTPResponse | None = None,
+        error: Exception | None = None,
+        _pool: ConnectionPool | None = None,
+        _stacktrace: TracebackType | None = None,
+    ) -> Self:
         if response is not None and self.respect_retry_after_header:
             wait = self.get_retry_after(response)
             if wait is not None and wait > self._spare():
-                raise MaxRetryError(kwargs["_pool"], kwargs.get("url"), ResponseError("no time to wait"))
-        return super().increment(*args, **kwargs)
+                raise MaxRetryError(_pool, url, ResponseError("no time to wait for Retry-After"))  # type: ignore[arg-type]
+        return super().increment(method, url, response, error, _pool, _stacktrace)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,48 @@
+"""urllib3's Retry, bounded by the invocation's deadline."""
+
+from __future__ import annotations
+
+import pytest
+from urllib3 import HTTPResponse
+from urllib3.exceptions import MaxRetryError
+
+from luma_download.upstream import Deadline, DeadlineRetry
+
+
+def retry(deadline_s: float, attempt_seconds: float = 1.0) -> DeadlineRetry:
+    policy = DeadlineRetry(total=2, status_forcelist={503}, backoff_factor=0.2, raise_on_status=False)
+    policy.deadline = Deadline(deadline_s)
+    policy.attempt_seconds = attempt_seconds
+    return policy
+
+
+def answer(status: int, retry_after: str | None = None) -> HTTPResponse:
+    headers = {"Retry-After": retry_after} if retry_after else {}
+    return HTTPResponse(body=b"", headers=headers, status=status, preload_content=False)
+
+
+def test_a_retry_that_fits_is_allowed() -> None:
+    next_policy = retry(10).increment("GET", "/x", response=answer(503))
+    assert next_policy.total == 1
+    assert next_policy.deadline is not None  # the deadline travels with each new policy
+
+
+def test_no_retry_when_one_more_attempt_would_not_fit() -> None:
+    with pytest.raises(MaxRetryError):
+        retry(deadline_s=0.5, attempt_seconds=1.0).increment("GET", "/x", response=answer(503))
+
+
+def test_a_retry_after_longer_than_the_time_left_is_not_waited() -> None:
+    with pytest.raises(MaxRetryError):
+        retry(deadline_s=5, attempt_seconds=1.0).increment("GET", "/x", response=answer(429, "30"))
+
+
+def test_a_retry_after_that_fits_is_honoured() -> None:
+    policy = retry(deadline_s=10, attempt_seconds=1.0).increment("GET", "/x", response=answer(429, "2"))
+    assert policy.get_retry_after(answer(429, "2")) == 2
+
+
+def test_without_a_deadline_it_is_plain_urllib3_retry() -> None:
+    policy = DeadlineRetry(total=1, status_forcelist={503})
+    assert not policy.is_exhausted()
+    assert policy.increment("GET", "/x", response=answer(503)).total == 0

@@ -1,0 +1,57 @@
+"""Every event in events/ is recognised as the front door it models, and parses as AWS sends it."""
+
+from __future__ import annotations
+
+import pytest
+from aws_lambda_powertools.utilities.data_classes import (
+    APIGatewayProxyEvent,
+    APIGatewayProxyEventV2,
+    LambdaFunctionUrlEvent,
+)
+
+from luma_download.event_shapes import front_door
+from tests.conftest import EVENT_TASK_ID, load_event
+
+
+@pytest.mark.parametrize(
+    ("name", "door"),
+    [
+        ("http_api_get.json", "http_api"),
+        ("http_api_head.json", "http_api"),
+        ("http_api_get_json.json", "http_api"),
+        ("http_api_get_format_json.json", "http_api"),
+        ("http_api_post.json", "http_api"),
+        ("bad_task_id_http_api.json", "http_api"),
+        ("rest_api_get.json", "rest_api"),
+        ("bad_task_id_crlf_rest_api.json", "rest_api"),
+        ("function_url_get.json", "function_url"),
+        ("direct_invoke.json", "direct"),
+        ("bad_task_id_direct_invoke.json", "direct"),
+        ("bad_direct_invoke_no_task_id.json", "unknown"),
+        ("unsupported_s3_event.json", "unknown"),
+    ],
+)
+def test_each_event_is_recognised(name: str, door: str) -> None:
+    assert front_door(load_event(name)) == door
+
+
+@pytest.mark.parametrize(
+    "event",
+    [None, [], "GET /", {}, {"requestContext": "x"}, {"version": "2.0", "requestContext": {"http": {}}}],
+)
+def test_malformed_events_are_unknown(event: object) -> None:
+    assert front_door(event) == "unknown"
+
+
+def test_the_http_events_parse_as_aws_sends_them() -> None:
+    v2 = APIGatewayProxyEventV2(load_event("http_api_get.json"))
+    assert v2.request_context.http.method == "GET"
+    assert v2.path_parameters == {"task_id": EVENT_TASK_ID}
+
+    v1 = APIGatewayProxyEvent(load_event("rest_api_get.json"))
+    assert v1.http_method == "GET"
+    assert v1.multi_value_headers["Accept"] == ["*/*"]
+
+    url = LambdaFunctionUrlEvent(load_event("function_url_get.json"))
+    assert url.request_context.domain_name.endswith(".lambda-url.us-east-1.on.aws")
+    assert url.path_parameters is None or url.path_parameters == {}

@@ -1,0 +1,117 @@
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from aws_lambda_powertools import Logger, Metrics
+
+from luma_download.errors import VideoNotReadyError
+from luma_download.link_cache import LinkCache, cached
+from luma_download.upstream import Deadline, DownloadLink
+
+T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0.timestamp()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def link(task_id: str, expires_in: timedelta | None = timedelta(hours=1)) -> DownloadLink:
+    return DownloadLink(
+        task_id, f"https://x.lumalabs.ai/{task_id}.mp4", T0 + expires_in if expires_in else None
+    )
+
+
+def test_a_link_is_served_until_its_expiry_less_the_margin() -> None:
+    clock = Clock()
+    cache = LinkCache(max_entries=8, margin_seconds=300, clock=clock)
+    cache.put(link("a"))
+
+    clock.now += 3300 - 1
+    assert cache.get("a") == link("a")
+    clock.now += 1
+    assert cache.get("a") is None
+
+
+def test_links_without_expiry_or_about_to_die_are_not_kept() -> None:
+    cache = LinkCache(max_entries=8, margin_seconds=300, clock=Clock())
+    cache.put(link("unknown", None))
+    cache.put(link("dying", timedelta(minutes=4)))
+
+    assert cache.get("unknown") is None
+    assert cache.get("dying") is None
+    assert len(cache) == 0
+
+
+def test_the_least_recently_used_goes_first_and_size_stays_bounded() -> None:
+    cache = LinkCache(max_entries=3, margin_seconds=300, clock=Clock())
+    for task_id in "abc":
+        cache.put(link(task_id))
+    assert cache.get("a") is not None  # a is now the most recently used
+
+    cache.put(link("d"))
+
+    assert cache.get("b") is None
+    assert {t for t in "acd" if cache.get(t)} == set("acd")
+    for i in range(1000):
+        cache.put(link(f"id-{i}"))
+    assert len(cache) == 3
+
+
+def test_zero_entries_disables_the_cache() -> None:
+    cache = LinkCache(max_entries=0, margin_seconds=300, clock=Clock())
+    cache.put(link("a"))
+    assert cache.get("a") is None
+
+
+def test_concurrent_use_is_safe() -> None:
+    cache = LinkCache(max_entries=64, margin_seconds=300, clock=Clock())
+    failures: list[BaseException] = []
+
+    def churn(offset: int) -> None:
+        try:
+            for i in range(2000):
+                cache.put(link(f"id-{(i + offset) % 200}"))
+                cache.get(f"id-{(i * 7) % 200}")
+        except BaseException as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=churn, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert failures == []
+    assert len(cache) <= 64
+
+
+def test_cached_getter_asks_once_and_never_remembers_errors() -> None:
+    calls: list[str] = []
+    state = {"ready": False}
+
+    def fetch(task_id: str, deadline: Deadline) -> DownloadLink:
+        calls.append(task_id)
+        if not state["ready"]:
+            raise VideoNotReadyError("not yet")
+        return link(task_id, timedelta(days=365 * 10))
+
+    get_link = cached(
+        fetch, LinkCache(8, 300), metrics=Metrics(namespace="Test"), logger=Logger(service="test")
+    )
+    deadline = Deadline(5)
+
+    for _ in range(2):
+        with pytest.raises(VideoNotReadyError):
+            get_link("a", deadline)
+    state["ready"] = True
+    first = get_link("a", deadline)
+    second = get_link("a", deadline)
+
+    assert first == second
+    assert calls == ["a", "a", "a"]  # two not-ready answers were not cached; the link was

@@ -1,0 +1,134 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from luma_download.errors import UpstreamError
+from luma_download.settings import DEFAULT_ALLOWED_REDIRECT_HOSTS
+from luma_download.url_rules import check_video_url, expiry_of, host_is_allowed, is_loopback_host, redact_url
+
+ALLOWED = tuple(DEFAULT_ALLOWED_REDIRECT_HOSTS.split(","))
+R2 = "https://dc53a917.r2.cloudflarestorage.com/bucket/v.mp4"
+
+
+@pytest.mark.parametrize(
+    ("host", "allowed"),
+    [
+        ("dc53a917.r2.cloudflarestorage.com", True),
+        ("A.B.R2.CLOUDFLARESTORAGE.COM", True),
+        ("r2.cloudflarestorage.com", False),  # `*.` means subdomains only
+        ("evilr2.cloudflarestorage.com.attacker.net", False),
+        ("x.cdn-luma.com", True),
+        ("cdn-luma.com.evil.net", False),
+        ("storage.lumalabs.ai", True),
+        ("lumalabs.ai", False),
+    ],
+)
+def test_host_allowlist(host: str, allowed: bool) -> None:
+    assert host_is_allowed(host, ALLOWED) is allowed
+
+
+def test_exact_entries_match_only_themselves() -> None:
+    assert host_is_allowed("videos.example.com", ("videos.example.com",))
+    assert not host_is_allowed("a.videos.example.com", ("videos.example.com",))
+
+
+@pytest.mark.parametrize("host", ["localhost", "127.0.0.1", "127.1.2.3", "::1", "[::1]", "app.localhost"])
+def test_loopback_hosts(host: str) -> None:
+    assert is_loopback_host(host)
+
+
+@pytest.mark.parametrize(
+    "host", ["example.com", "10.0.0.1", "169.254.169.254", "0.0.0.0", "localhost.evil.com"]
+)
+def test_non_loopback_hosts(host: str) -> None:
+    assert not is_loopback_host(host)
+
+
+def test_an_allowed_https_url_passes_unchanged() -> None:
+    assert check_video_url(R2, ALLOWED, allow_loopback=False) == R2
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:4566/bucket/demo.mp4?X-Amz-Signature=abc",
+        "https://localhost:8443/demo.mp4",
+    ],
+)
+def test_loopback_urls_pass_only_when_the_upstream_is_local(url: str) -> None:
+    assert check_video_url(url, ALLOWED, allow_loopback=True) == url
+    with pytest.raises(UpstreamError):
+        check_video_url(url, ALLOWED, allow_loopback=False)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        None,
+        42,
+        "",
+        "http://dc53a917.r2.cloudflarestorage.com/v.mp4",
+        "ftp://dc53a917.r2.cloudflarestorage.com/v.mp4",
+        "javascript:alert(1)",
+        "data:video/mp4;base64,AAAA",
+        "https://evil.example.com/v.mp4",
+        "https://user:pw@dc53a917.r2.cloudflarestorage.com/v.mp4",
+        "https://dc53a917.r2.cloudflarestorage.com/v.mp4\r\nSet-Cookie: a=b",
+        "https://dc53a917.r2.cloudflarestorage.com/v.mp4\t",
+        "https://dc53a917.r2.cloudflarestorage.com\\@evil.example.com/v.mp4",
+        "https://dc53a917.r2.cloudflarestorage.com:99999/v.mp4",
+        "https://dc53a917.r2.cloudflarestorage.com/v\u00e9.mp4",
+        "https://[::1/v.mp4",
+        R2 + "?" + "a" * 5000,
+    ],
+)
+def test_unsafe_urls_are_refused(url: object) -> None:
+    with pytest.raises(UpstreamError):
+        check_video_url(url, ALLOWED, allow_loopback=False)
+
+
+def test_sigv4_expiry_is_date_plus_expires() -> None:
+    url = R2 + "?X-Amz-Date=20240707T160315Z&X-Amz-Expires=3600&X-Amz-Signature=abc"
+    assert expiry_of(url) == datetime(2024, 7, 7, 17, 3, 15, tzinfo=UTC)
+
+
+def test_epoch_expires_is_understood() -> None:
+    assert expiry_of(R2 + "?Expires=1795615395&Signature=abc") == datetime.fromtimestamp(1795615395, tz=UTC)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "",
+        "?X-Amz-Date=20240707T160315Z",  # no X-Amz-Expires
+        "?X-Amz-Expires=3600",
+        "?X-Amz-Date=yesterday&X-Amz-Expires=3600",
+        "?X-Amz-Date=20240707T160315Z&X-Amz-Expires=-5",
+        "?X-Amz-Date=20240707T160315Z&X-Amz-Expires=99999999",
+        "?Expires=soon",
+    ],
+)
+def test_unknown_or_nonsense_expiry_is_none(query: str) -> None:
+    assert expiry_of(R2 + query) is None
+
+
+def test_redaction_keeps_what_helps_and_hides_what_signs() -> None:
+    url = (
+        R2 + "?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIA%2F20240707%2Fauto%2Fs3%2Faws4_request"
+        "&X-Amz-Date=20240707T160315Z&X-Amz-Expires=3600&X-Amz-Security-Token=FQoGZXIvYXdzE"
+        "&X-Amz-SignedHeaders=host&X-Amz-Signature=55dd4a93&token=abc"
+    )
+    redacted = redact_url(url)
+
+    assert redacted.startswith(R2 + "?")
+    for kept in ("X-Amz-Date=20240707T160315Z", "X-Amz-Expires=3600", "X-Amz-Algorithm=AWS4-HMAC-SHA256"):
+        assert kept in redacted
+    for secret in ("55dd4a93", "AKIA", "FQoGZXIvYXdzE", "token=abc"):
+        assert secret not in redacted
+    assert "X-Amz-Signature=REDACTED" in redacted
+
+
+def test_redaction_drops_credentials_and_fragments() -> None:
+    assert redact_url("https://user:pw@host.example.com:8443/p#frag") == "https://host.example.com:8443/p"
