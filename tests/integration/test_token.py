@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
+
+import boto3
+from aws_lambda_powertools.utilities.parameters import SecretsProvider
+from botocore.config import Config
 
 from local.aggregator import Aggregator, Reply
 from local.aws import EmbeddedAws
@@ -150,4 +155,27 @@ def test_bad_settings_answer_500_misconfigured_not_a_crash(
     error = json.loads(response["body"])["error"]
     assert error["code"] == "misconfigured"
     assert "https" in error["message"]
+    assert aggregator.requests == []
+
+
+def test_an_unreachable_secrets_manager_is_503_not_misconfigured(
+    function: ModuleType, function_env: dict[str, str], aggregator: Aggregator, event: Callable[..., Any]
+) -> None:
+    # Given a Secrets Manager endpoint where nothing listens
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    client = boto3.client(
+        "secretsmanager",
+        endpoint_url=f"http://127.0.0.1:{closed_port}",
+        config=function.SECRETS_CONFIG.merge(Config(retries={"mode": "standard", "max_attempts": 1})),
+    )
+    handle = function.build_service(
+        function_env, pool=function.pool, secrets=SecretsProvider(boto3_client=client)
+    ).handle
+
+    response = handle(event("http_api_get.json"), LocalLambdaContext())
+
+    assert response["statusCode"] == 503
+    assert json.loads(response["body"])["error"]["code"] == "upstream_unavailable"
     assert aggregator.requests == []
