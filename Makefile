@@ -27,6 +27,9 @@ lint: $(STAMP) ## ruff and mypy
 test: lint ## lint, type check, then every test with coverage
 	$(PY) -m pytest --cov --cov-report=term $(PYTEST_ARGS)
 
+run: $(STAMP) ## the API on http://127.0.0.1:3000 (PORT=...), demo aggregator + embedded AWS; docs/local-run.md
+	$(PY) -m local.run
+
 # --- SAM: build, deploy, local invoke (section owned by the template work) ---
 
 # aws-sam-cli lives in its own venv (its pins conflict with ours); the stamp installs it once.
