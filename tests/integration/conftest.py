@@ -7,7 +7,8 @@ UPSTREAM_BASE_URL), set before ``handler`` is imported, exactly as in a deployed
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import socket
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from types import ModuleType
 from typing import Any
@@ -101,6 +102,25 @@ def secret_reads(function: ModuleType) -> Iterator[list[str]]:
     events.register("before-parameter-build.secrets-manager.GetSecretValue", count)
     yield calls
     events.unregister("before-parameter-build.secrets-manager.GetSecretValue", count)
+
+
+@pytest.fixture
+def variant(function: ModuleType, function_env: dict[str, str]) -> Callable[..., Any]:
+    """A second wiring of the function with some settings changed (what a redeploy would give)."""
+
+    def build(pool: Any = None, secrets: Any = None, **changes: str) -> Any:
+        return function.build_service(
+            {**function_env, **changes}, pool=pool or function.pool, secrets=secrets or function.secrets
+        ).handle
+
+    return build
+
+
+def closed_port() -> int:
+    """A loopback port where nothing listens."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def completed(aggregator: Aggregator, task_id: str, url: str | None = None) -> str:

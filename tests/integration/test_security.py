@@ -94,10 +94,10 @@ def test_unsafe_video_urls_are_refused(
 
 
 def test_an_unexpected_fault_is_a_json_500_without_a_trace(
-    function: ModuleType, function_env: dict[str, str], event: Callable[..., Any]
+    variant: Callable[..., Any], event: Callable[..., Any]
 ) -> None:
     # Given a function wired to something broken (a pool that is not a pool)
-    handle = function.build_service(function_env, pool=object(), secrets=function.secrets).handle
+    handle = variant(pool=object())
 
     response = handle(event("http_api_get.json"), LocalLambdaContext())
 

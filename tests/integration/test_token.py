@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
@@ -15,7 +14,7 @@ from botocore.config import Config
 from local.aggregator import Aggregator, Reply
 from local.aws import EmbeddedAws
 from local.lambda_context import LocalLambdaContext
-from tests.integration.conftest import INITIAL_TOKEN, ROTATED_TOKEN, SECRET_ID, completed
+from tests.integration.conftest import INITIAL_TOKEN, ROTATED_TOKEN, SECRET_ID, closed_port, completed
 
 TASK = "1fa17995-f527-46a5-9796-294b453b8a7f"
 DOWNLOAD_PATH = f"/luma/generations/{TASK}/download_video_url"
@@ -90,13 +89,9 @@ def test_a_token_rejected_after_refresh_is_bad_upstream(
 
 
 def test_a_missing_secret_is_a_configuration_error(
-    function: ModuleType, function_env: dict[str, str], aggregator: Aggregator, event: Callable[..., Any]
+    variant: Callable[..., Any], aggregator: Aggregator, event: Callable[..., Any]
 ) -> None:
-    handle = function.build_service(
-        {**function_env, "TOKEN_SECRET_ID": "luma/no-such-secret"},
-        pool=function.pool,
-        secrets=function.secrets,
-    ).handle
+    handle = variant(TOKEN_SECRET_ID="luma/no-such-secret")
 
     response = handle(event("http_api_get.json"), LocalLambdaContext())
 
@@ -109,15 +104,13 @@ def test_a_missing_secret_is_a_configuration_error(
 
 def test_a_secret_without_the_field_is_a_configuration_error(
     function: ModuleType,
-    function_env: dict[str, str],
+    variant: Callable[..., Any],
     embedded_aws: EmbeddedAws,
     aggregator: Aggregator,
     event: Callable[..., Any],
 ) -> None:
     embedded_aws.put_token("luma/other-shape", "abc", field="api_key")
-    handle = function.build_service(
-        {**function_env, "TOKEN_SECRET_ID": "luma/other-shape"}, pool=function.pool, secrets=function.secrets
-    ).handle
+    handle = variant(TOKEN_SECRET_ID="luma/other-shape")
 
     response = handle(event("http_api_get.json"), LocalLambdaContext())
 
@@ -127,27 +120,22 @@ def test_a_secret_without_the_field_is_a_configuration_error(
 
 def test_the_field_name_is_configurable(
     function: ModuleType,
-    function_env: dict[str, str],
+    variant: Callable[..., Any],
     embedded_aws: EmbeddedAws,
     aggregator: Aggregator,
     event: Callable[..., Any],
 ) -> None:
     embedded_aws.put_token("luma/api-key-shape", INITIAL_TOKEN, field="api_key")
     completed(aggregator, TASK)
-    env = {**function_env, "TOKEN_SECRET_ID": "luma/api-key-shape", "TOKEN_SECRET_FIELD": "api_key"}
-    handle = function.build_service(env, pool=function.pool, secrets=function.secrets).handle
+    handle = variant(TOKEN_SECRET_ID="luma/api-key-shape", TOKEN_SECRET_FIELD="api_key")
 
     assert handle(event("http_api_get.json"), LocalLambdaContext())["statusCode"] == 302
 
 
 def test_bad_settings_answer_500_misconfigured_not_a_crash(
-    function: ModuleType, function_env: dict[str, str], aggregator: Aggregator, event: Callable[..., Any]
+    variant: Callable[..., Any], aggregator: Aggregator, event: Callable[..., Any]
 ) -> None:
-    handle = function.build_service(
-        {**function_env, "UPSTREAM_BASE_URL": "http://api.example.com"},
-        pool=function.pool,
-        secrets=function.secrets,
-    ).handle
+    handle = variant(UPSTREAM_BASE_URL="http://api.example.com")
 
     response = handle(event("http_api_get.json"), LocalLambdaContext())
 
@@ -159,20 +147,15 @@ def test_bad_settings_answer_500_misconfigured_not_a_crash(
 
 
 def test_an_unreachable_secrets_manager_is_503_not_misconfigured(
-    function: ModuleType, function_env: dict[str, str], aggregator: Aggregator, event: Callable[..., Any]
+    function: ModuleType, variant: Callable[..., Any], aggregator: Aggregator, event: Callable[..., Any]
 ) -> None:
     # Given a Secrets Manager endpoint where nothing listens
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        closed_port = probe.getsockname()[1]
     client = boto3.client(
         "secretsmanager",
-        endpoint_url=f"http://127.0.0.1:{closed_port}",
+        endpoint_url=f"http://127.0.0.1:{closed_port()}",
         config=function.SECRETS_CONFIG.merge(Config(retries={"mode": "standard", "max_attempts": 1})),
     )
-    handle = function.build_service(
-        function_env, pool=function.pool, secrets=SecretsProvider(boto3_client=client)
-    ).handle
+    handle = variant(secrets=SecretsProvider(boto3_client=client))
 
     response = handle(event("http_api_get.json"), LocalLambdaContext())
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
@@ -12,7 +11,7 @@ import pytest
 
 from local.aggregator import Aggregator, Reply
 from local.lambda_context import LocalLambdaContext
-from tests.integration.conftest import completed
+from tests.integration.conftest import closed_port, completed
 
 TASK = "1fa17995-f527-46a5-9796-294b453b8a7f"
 DOWNLOAD_PATH = f"/luma/generations/{TASK}/download_video_url"
@@ -148,18 +147,9 @@ def test_upstream_redirects_are_not_followed(
     assert [r.path for r in aggregator.requests] == [DOWNLOAD_PATH]
 
 
-def test_unreachable_upstream_is_503(
-    function: ModuleType, function_env: dict[str, str], event: Callable[..., Any]
-) -> None:
+def test_unreachable_upstream_is_503(variant: Callable[..., Any], event: Callable[..., Any]) -> None:
     # Given an aggregator address where nothing listens
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        closed_port = probe.getsockname()[1]
-    handle = function.build_service(
-        {**function_env, "UPSTREAM_BASE_URL": f"http://127.0.0.1:{closed_port}"},
-        pool=function.pool,
-        secrets=function.secrets,
-    ).handle
+    handle = variant(UPSTREAM_BASE_URL=f"http://127.0.0.1:{closed_port()}")
 
     response = handle(event("http_api_get.json"), LocalLambdaContext())
 
