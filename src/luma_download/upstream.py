@@ -94,8 +94,12 @@ class DeadlineRetry(Retry):
     def _spare(self) -> float:
         return float("inf") if self.deadline is None else self.deadline.remaining() - self.attempt_seconds
 
+    def get_backoff_time(self) -> float:
+        # Jitter makes each call differ: cap the value actually slept, not just the one checked.
+        return min(super().get_backoff_time(), max(0.0, self._spare()))
+
     def is_exhausted(self) -> bool:
-        return super().is_exhausted() or self._spare() < self.get_backoff_time()
+        return super().is_exhausted() or self._spare() < Retry.get_backoff_time(self)
 
     def increment(
         self,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from urllib3 import HTTPResponse
 from urllib3.exceptions import MaxRetryError
+from urllib3.util.retry import RequestHistory
 
 from luma_download.upstream import Deadline, DeadlineRetry
 
@@ -46,3 +47,15 @@ def test_without_a_deadline_it_is_plain_urllib3_retry() -> None:
     policy = DeadlineRetry(total=1, status_forcelist={503})
     assert not policy.is_exhausted()
     assert policy.increment("GET", "/x", response=answer(503)).total == 0
+
+
+def test_the_backoff_slept_never_exceeds_the_spare_time() -> None:
+    # Given two failures behind (plain urllib3 would back off 20 s) and 1 s to spare after an attempt
+    failures = (RequestHistory("GET", "/x", None, 503, None),) * 2
+    policy = DeadlineRetry(
+        total=5, status_forcelist={503}, backoff_factor=10, backoff_max=60, history=failures
+    )
+    policy.deadline, policy.attempt_seconds = Deadline(3.0), 2.0
+
+    assert policy.get_backoff_time() <= 1.0
+    assert policy.is_exhausted()  # and it would not retry at all, since 20 s do not fit
