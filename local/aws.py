@@ -7,6 +7,7 @@ The function finds it through the AWS SDK's own variables (``AWS_ENDPOINT_URL_SE
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import MutableMapping
 from dataclasses import dataclass
@@ -63,6 +64,8 @@ class EmbeddedAws:
 
 
 def start_embedded_aws(port: int = 0) -> EmbeddedAws:
+    # moto's web server logs every request line, presigned signatures included: keep it quiet.
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     host, bound_port = server.get_host_and_port()

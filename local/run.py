@@ -27,7 +27,6 @@ import base64
 import contextlib
 import http
 import json
-import logging
 import os
 import re
 import secrets
@@ -613,8 +612,6 @@ def main() -> int:
     # access lines; stdout keeps only the ready lines. Swapped before ``handler`` is imported, since
     # the Powertools logger keeps the stream it finds at import.
     sys.stdout = sys.stderr
-    # moto's web server logs every request line, presigned signatures included: keep it quiet.
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
 
     stopping = threading.Event()
 

@@ -24,10 +24,17 @@ def load_event(name: str, task_id: str | None = None) -> Any:
     event = json.loads((EVENTS_DIR / name).read_text())
     if task_id is None:
         return event
-    if "task_id" in event and "requestContext" not in event:
-        return {**event, "task_id": task_id}
-    text = json.dumps(event).replace(EVENT_TASK_ID, task_id)
-    return json.loads(text)
+    return _replace_in_strings(event, EVENT_TASK_ID, task_id)
+
+
+def _replace_in_strings(value: Any, old: str, new: str) -> Any:
+    if isinstance(value, str):
+        return value.replace(old, new)
+    if isinstance(value, dict):
+        return {key: _replace_in_strings(item, old, new) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_replace_in_strings(item, old, new) for item in value]
+    return value
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.metrics import MetricUnit
 
-from luma_download.errors import LumaDownloadError
+from luma_download.errors import InvalidTaskIdError, LumaDownloadError
 from luma_download.task_id import validate_task_id
 from luma_download.telemetry import count_error
 from luma_download.upstream import Deadline, DownloadLink
@@ -76,6 +76,12 @@ def build_resolver(
     def not_found(_: NotFoundError) -> Response[str]:
         path = app.current_event.path
         if path.startswith(_ROUTE_PREFIX) and path.endswith(_ROUTE_SUFFIX):
+            if app.current_event.http_method.upper() in METHODS:
+                # The route's pattern refused the id (a decoded "/", CR, LF, ...): say so, as for any bad id.
+                try:
+                    validate_task_id(path[len(_ROUTE_PREFIX) : -len(_ROUTE_SUFFIX)])
+                except InvalidTaskIdError as exc:
+                    return fail(exc.status, exc.code, exc.message)
             response = fail(405, "method_not_allowed", "use GET or HEAD")
             response.headers["Allow"] = ", ".join(METHODS)
             return response

@@ -112,14 +112,6 @@ def test_bad_task_id_is_400(local_run: LocalRunProcess) -> None:
     assert body["error"]["request_id"] == answer.header("apigw-requestid")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "src: HTTP APIs percent-decode the path, and the Powertools route pattern does not match a "
-        "task id holding CR/LF, so the function's not_found fallback answers 405 method_not_allowed "
-        "instead of 400 invalid_task_id"
-    ),
-)
 def test_crlf_task_id_is_400(local_run: LocalRunProcess) -> None:
     answer = request(f"{local_run.base_url}/luma/generations/%0d%0a/download_video_url")
     assert answer.status == 400

@@ -39,7 +39,12 @@ def test_bad_id_events_are_400_and_never_reach_upstream(
 
 
 @pytest.mark.parametrize(
-    "task_id", ["..", "-leading-dash", "_leading", "a%20b", "a%0D%0Ab", "caf%C3%A9", "x" * 129, "a.b", "a;b"]
+    "task_id",
+    [
+        *["..", "-leading-dash", "_leading", "a%20b", "a%0D%0Ab", "caf%C3%A9", "x" * 129, "a.b", "a;b"],
+        # as API Gateway may hand them over, percent-decoded: the route's own pattern refuses these
+        *["a\r\nSet-Cookie: x=1", "../../admin", "a/b", "a?b", "a#b", 'a"b'],
+    ],
 )
 def test_ids_outside_the_pattern_are_400(
     function: ModuleType, aggregator: Aggregator, event: Callable[..., Any], task_id: str
@@ -48,6 +53,17 @@ def test_ids_outside_the_pattern_are_400(
 
     assert response["statusCode"] == 400
     assert json.loads(response["body"])["error"]["code"] == "invalid_task_id"
+    assert aggregator.requests == []
+
+
+def test_a_bad_id_with_another_method_is_still_405(
+    function: ModuleType, aggregator: Aggregator, event: Callable[..., Any]
+) -> None:
+    post = event("http_api_post.json", task_id="a/b")
+
+    response = function.lambda_handler(post, LocalLambdaContext())
+
+    assert response["statusCode"] == 405
     assert aggregator.requests == []
 
 
