@@ -19,9 +19,11 @@ $(STAMP): requirements-dev.txt src/requirements.txt
 
 install: $(STAMP) ## create .venv with pinned runtime and dev dependencies
 
+PY_DIRS := $(wildcard src tests local bench)
+
 lint: $(STAMP) ## ruff and mypy
-	$(VENV)/bin/ruff check src tests bench local
-	$(VENV)/bin/ruff format --check src tests bench local
+	$(VENV)/bin/ruff check $(PY_DIRS)
+	$(VENV)/bin/ruff format --check $(PY_DIRS)
 	$(VENV)/bin/mypy src local
 
 test: lint ## lint, type check, then every test with coverage
