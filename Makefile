@@ -32,6 +32,10 @@ test: lint ## lint, type check, then every test with coverage
 run: $(STAMP) ## the API on http://127.0.0.1:3000 (PORT=...), demo aggregator + embedded AWS; docs/local-run.md
 	$(PY) -m local.run
 
+bench: $(STAMP) ## ours vs floor vs hand-written peer on loopback (~2 min); writes docs/benchmarks.md and .png
+	$(PY) -m pip install --quiet --disable-pip-version-check -r bench/requirements.txt
+	$(PY) -m bench.run $(BENCH_ARGS)
+
 # --- SAM: build, deploy, local invoke (section owned by the template work) ---
 
 # aws-sam-cli lives in its own venv (its pins conflict with ours); the stamp installs it once.

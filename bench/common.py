@@ -1,0 +1,92 @@
+"""What the parent and its children share: names, events, the Lambda-like environment, a null sink."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+SRC = REPO / "src"
+EVENTS_DIR = REPO / "events"
+EVENT_TASK_ID = "1fa17995-f527-46a5-9796-294b453b8a7f"
+
+SECRET_ID = "luma/aggregator-token"
+TOKEN = "sk-bench-0123456789abcdef"
+SERVICE = "luma-download"
+
+
+def presigned_r2_url(task_id: str) -> str:
+    """An allowed URL shaped like the aggregator doc's example: R2, SigV4, signed now, one hour."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return (
+        f"https://dc53a917a6f427706a8ca3ecc7d70ea4.r2.cloudflarestorage.com/ai-lumalabs-storage-private/"
+        f"{task_id}/{task_id}_raw_video.mp4?X-Amz-Algorithm=AWS4-HMAC-SHA256"
+        f"&X-Amz-Credential=60bf44f30d45b472f9dd032de33e15d1%2F20261124%2Fauto%2Fs3%2Faws4_request"
+        f"&X-Amz-Date={stamp}&X-Amz-Expires=3600&X-Amz-SignedHeaders=host"
+        f"&X-Amz-Signature=55dd4a936863559dfdd81708823eae8f07cb3dc3c4bcdde9fe6fb0d7c7fcb0be"
+    )
+
+
+class EventFactory:
+    """``events/http_api_get.json`` retargeted at any task id (path, raw path, path parameters)."""
+
+    def __init__(self, name: str = "http_api_get.json") -> None:
+        self._text = (EVENTS_DIR / name).read_text()
+
+    def __call__(self, task_id: str) -> dict[str, Any]:
+        event: dict[str, Any] = json.loads(self._text.replace(EVENT_TASK_ID, task_id))
+        return event
+
+
+def lambda_runtime_environment() -> dict[str, str]:
+    """The variables the Lambda runtime sets that the libraries read at import or per call.
+
+    ``LAMBDA_TASK_ROOT`` matters: without it the X-Ray SDK (imported by Powertools' Tracer) builds
+    its sampling-rule poller and two botocore X-Ray clients at import, which a real Lambda never does.
+    Tracing itself is off: there is no X-Ray daemon here (as in ``make run`` and the tests).
+    """
+    return {
+        "LAMBDA_TASK_ROOT": str(SRC),
+        "AWS_LAMBDA_FUNCTION_NAME": SERVICE,
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
+        "AWS_EXECUTION_ENV": "AWS_Lambda_python3.11",
+        "POWERTOOLS_SERVICE_NAME": SERVICE,
+        "POWERTOOLS_METRICS_NAMESPACE": "LumaDownload",
+        "POWERTOOLS_LOG_LEVEL": "INFO",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+    }
+
+
+class NullSink(io.TextIOBase):
+    """Where the function's stdout goes while it is timed: every write is made, then dropped."""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+def percentile(sorted_values: list[float], fraction: float) -> float:
+    """Nearest-rank percentile of an already sorted list."""
+    if not sorted_values:
+        return float("nan")
+    rank = max(1, min(len(sorted_values), math.ceil(fraction * len(sorted_values))))
+    return sorted_values[rank - 1]
+
+
+def median(values: list[float]) -> float:
+    ordered = sorted(values)
+    n = len(ordered)
+    if n == 0:
+        return float("nan")
+    mid = n // 2
+    return ordered[mid] if n % 2 else (ordered[mid - 1] + ordered[mid]) / 2

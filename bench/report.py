@@ -1,0 +1,360 @@
+"""Figures, targets and outputs: the table on stdout, docs/benchmarks.md and docs/benchmarks.png."""
+
+from __future__ import annotations
+
+import os
+import platform
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from bench.common import median, percentile
+
+CONTENDERS = {
+    "floor": "floor: raw pooled urllib3 GET",
+    "peer": "hand-written peer",
+    "miss": "ours, cache miss",
+    "hit": "ours, cache hit",
+}
+COLOURS = {"floor": "#7f7f7f", "peer": "#d62728", "miss": "#1f77b4", "hit": "#2ca02c"}
+
+
+@dataclass
+class Results:
+    warm: dict[str, Any]
+    cold: dict[str, list[dict[str, Any]]]
+    rss: dict[str, Any]
+    counts: dict[str, dict[str, int]]
+    options: dict[str, Any]
+    elapsed_seconds: float
+    when: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+@dataclass(frozen=True)
+class Target:
+    figure: str
+    value: float
+    shown: str
+    limit: float
+    limit_shown: str
+
+    @property
+    def passed(self) -> bool:
+        return self.value <= self.limit
+
+
+def warm_stats(results: Results) -> dict[str, dict[str, float]]:
+    stats = {}
+    for name in CONTENDERS:
+        values = sorted(ns / 1000 for ns in results.warm["samples_ns"][name])
+        stats[name] = {"p50": median(values), "p99": percentile(values, 0.99), "n": len(values)}
+    return stats
+
+
+def cold_stats(results: Results) -> dict[str, dict[str, float]]:
+    return {
+        kind: {
+            "cold_ms": median([run["cold_s"] * 1000 for run in runs]),
+            "import_ms": median([run["import_s"] * 1000 for run in runs]),
+            "first_call_ms": median([run["first_call_s"] * 1000 for run in runs]),
+            "min_ms": min(run["cold_s"] * 1000 for run in runs),
+            "max_ms": max(run["cold_s"] * 1000 for run in runs),
+            "runs": len(runs),
+        }
+        for kind, runs in results.cold.items()
+    }
+
+
+def targets(results: Results) -> list[Target]:
+    warm = warm_stats(results)
+    cold = cold_stats(results)
+    floor, peer = warm["floor"]["p50"], warm["peer"]["p50"]
+    ours_counts = results.counts["ours"]
+    cold_ratio = cold["ours"]["cold_ms"] / cold["floor"]["cold_ms"]
+    return [
+        Target(
+            "miss p50 / floor p50",
+            warm["miss"]["p50"] / floor,
+            f"{warm['miss']['p50'] / floor:.2f}",
+            1.3,
+            "≤ 1.3",
+        ),
+        Target(
+            "hit p50 / floor p50",
+            warm["hit"]["p50"] / floor,
+            f"{warm['hit']['p50'] / floor:.2f}",
+            0.3,
+            "≤ 0.3",
+        ),
+        Target(
+            "our miss p50 / hand-written peer p50",
+            warm["miss"]["p50"] / peer,
+            f"{warm['miss']['p50'] / peer:.2f}",
+            0.5,
+            "≤ 0.5",
+        ),
+        Target(
+            f"Secrets Manager calls over {ours_counts['invocations']} invocations",
+            ours_counts["secrets_manager_calls"],
+            str(ours_counts["secrets_manager_calls"]),
+            1,
+            "≤ 1",
+        ),
+        Target("cold start / cold floor (medians)", cold_ratio, f"{cold_ratio:.2f}", 1.15, "≤ 1.15"),
+        Target(
+            f"peak RSS after {results.rss['ids_sent']:,} distinct ids",
+            results.rss["peak_rss_mb"],
+            f"{results.rss['peak_rss_mb']:.1f} MB",
+            90,
+            "≤ 90 MB",
+        ),
+    ]
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return lines
+
+
+def _machine() -> dict[str, str]:
+    cpu = platform.processor() or platform.machine()
+    memory = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                memory = f", {int(line.split()[1]) / 1024 / 1024:.0f} GiB RAM"
+                break
+    except OSError:
+        pass
+    versions = ", ".join(
+        f"{name} {metadata.version(name)}"
+        for name in ("aws-lambda-powertools", "boto3", "urllib3", "cachetools", "moto")
+    )
+    return {
+        "machine": f"{cpu}, {os.cpu_count()} cores{memory}; {platform.platform()}",
+        "python": f"CPython {platform.python_version()}",
+        "libraries": versions,
+    }
+
+
+def render(results: Results) -> tuple[list[str], list[str], bool]:
+    """The summary for the terminal and the whole markdown page; and whether every target passed."""
+    warm = warm_stats(results)
+    cold = cold_stats(results)
+    checks = targets(results)
+    floor = warm["floor"]["p50"]
+    target_rows = [[t.figure, t.shown, t.limit_shown, "pass" if t.passed else "**FAIL**"] for t in checks]
+    warm_rows = [
+        [
+            label,
+            f"{warm[name]['p50']:,.0f}",
+            f"{warm[name]['p99']:,.0f}",
+            f"{warm[name]['p50'] / floor:.2f}",
+            f"{warm[name]['p99'] / warm['floor']['p99']:.2f}",
+            f"{warm[name]['n']:,.0f}",
+        ]
+        for name, label in CONTENDERS.items()
+    ]
+    cold_rows = [
+        [
+            "ours (import handler + first call, a miss)"
+            if kind == "ours"
+            else "floor (imports + secret + one GET)",
+            f"{stats['cold_ms']:.0f}",
+            f"{stats['import_ms']:.0f}",
+            f"{stats['first_call_ms']:.1f}",
+            f"{stats['min_ms']:.0f} to {stats['max_ms']:.0f}",
+            f"{stats['runs']:.0f}",
+        ]
+        for kind, stats in cold.items()
+    ]
+    count_rows = [
+        [
+            "ours" if name == "ours" else "hand-written peer",
+            str(c["invocations"]),
+            str(c["distinct_ids"]),
+            str(c["secrets_manager_calls"]),
+            str(c["upstream_calls"]),
+            str(c["redirects"]),
+        ]
+        for name, c in results.counts.items()
+    ]
+    passed = all(t.passed for t in checks)
+    summary = [
+        *_table(["figure", "measured", "target", "result"], target_rows),
+        "",
+        *_table(["warm, µs", "p50", "p99", "p50 / floor p50", "p99 / floor p99", "n"], warm_rows),
+        "",
+        *_table(["cold start, ms (median)", "total", "init", "first call", "range", "runs"], cold_rows),
+        "",
+        *_table(
+            ["calls", "invocations", "distinct ids", "GetSecretValue", "upstream GETs", "302s"], count_rows
+        ),
+    ]
+    machine = _machine()
+    rss = results.rss
+    page = [
+        "# Benchmarks",
+        "",
+        f"Written by `make bench` (`python -m bench.run`) on {results.when:%Y-%m-%d %H:%M} UTC; "
+        f"the run took {results.elapsed_seconds:.0f} s. Do not edit by hand: run `make bench` again.",
+        "",
+        f"- Machine: {machine['machine']}",
+        f"- Python: {machine['python']}; {machine['libraries']}",
+        "- Command: `make bench` (installs `bench/requirements.txt` into .venv, then runs "
+        "`python -m bench.run`)",
+        "",
+        "## Targets",
+        "",
+        "Every ratio compares figures measured in this same run.",
+        "",
+        *_table(["figure", "measured", "target", "result"], target_rows),
+        "",
+        "## Warm latency",
+        "",
+        "Per invocation, measured around the call in one warm process (µs).",
+        "",
+        *_table(
+            ["contender", "p50 µs", "p99 µs", "p50 / floor p50", "p99 / floor p99", "samples"], warm_rows
+        ),
+        "",
+        "![Latency distributions of the contenders and cold starts](benchmarks.png)",
+        "",
+        "## Cold start",
+        "",
+        "Measured inside a fresh process from its script's first line (before any import): *init* is "
+        "the imports and the module-scope clients up to a ready handler, *first call* the first "
+        "invocation (for ours a cache miss that reads the secret; for the floor the secret read and "
+        "one GET). The interpreter's own start-up, before that first line, is the same for both and "
+        "is not counted.",
+        "",
+        *_table(["kind", "total ms", "init ms", "first call ms", "range ms", "runs"], cold_rows),
+        "",
+        "## Calls per invocations",
+        "",
+        f"{results.counts['ours']['invocations']} invocations of a freshly imported function (the first "
+        "is its cold one) over a fixed mix of task ids. GetSecretValue calls are the real ones, counted "
+        "by a botocore event hook (`before-parameter-build.secrets-manager.GetSecretValue`) on each "
+        "function's own client; upstream GETs are the simulator's request log.",
+        "",
+        *_table(
+            ["function", "invocations", "distinct ids", "GetSecretValue", "upstream GETs", "302s"], count_rows
+        ),
+        "",
+        "## Memory",
+        "",
+        f"A fresh process imported the handler (peak RSS then {rss['rss_after_import_mb']:.1f} MB) and "
+        f"answered {rss['ids_sent']:,} distinct task ids ({rss['redirects']:,} redirects), each a cache "
+        f"miss; the link cache then held {rss['link_cache_entries']} entries (its default bound, "
+        f"`URL_CACHE_MAX_ENTRIES=1024`). Peak RSS (`ru_maxrss`): **{rss['peak_rss_mb']:.1f} MB** "
+        f"(VmHWM {rss['vm_hwm_mb']:.1f} MB). Linux folds a spawner's peak RSS into its child's "
+        "`ru_maxrss` across `exec`, so this child is started first thing, while `bench.run` is still "
+        f"small (its `ru_maxrss` was {rss['rss_at_start_mb']:.1f} MB before it imported anything), "
+        "and gets its job on stdin once the servers are up.",
+        "",
+        "## Method",
+        "",
+        "- One run, all on 127.0.0.1: moto's Secrets Manager (server mode) holds the token and the "
+        "aggregator simulator (`local/aggregator.py`) serves completed tasks, presigning a fresh URL "
+        "on every request. Both run in the parent process; the functions run in child processes, so "
+        "they never share a GIL (or a core's time slice) with the servers, as in production.",
+        f"- Warm: one child process holds all four contenders; each of {results.warm['iterations']:,} "
+        f"iterations (after {results.options['warmup']} untimed ones) calls each once, in an order "
+        "that rotates every iteration, so machine noise falls on all alike. The floor is a raw pooled "
+        "`urllib3` GET with the bearer header to the same simulator endpoint our handler asks; the "
+        "peer is `bench/peer_handler.py` (boto3 client at module scope, `get_secret_value` on every "
+        "call, a new connection per call with `urllib.request`, no cache, one printed JSON line per "
+        "request); *miss* sends a task id never seen before each time, *hit* the same id every time.",
+        "- Logging is on, as deployed: the function logs its one INFO line per request and its EMF "
+        "metrics blob; stdout is a null writer in the measuring processes, so the JSON is built and "
+        "written, then dropped.",
+        "- The children get the variables the Lambda runtime sets (`LAMBDA_TASK_ROOT`, "
+        "`AWS_LAMBDA_FUNCTION_NAME`, memory size, ...). Tracing is off "
+        "(`POWERTOOLS_TRACE_DISABLED=true`): there is no X-Ray daemon here, as in `make run` and the "
+        "tests; deployed with `Tracing: Active`, a miss also pays for the X-Ray subsegment of its "
+        "upstream GET.",
+        f"- Cold: {results.options['cold_runs']} fresh processes of each kind, alternating, after one "
+        "discarded run of each (byte-code compiled, files in the page cache). Medians are compared.",
+        "- Percentiles are nearest-rank over all samples; nothing is trimmed.",
+        "",
+    ]
+    return summary, page, passed
+
+
+def write_outputs(results: Results, markdown: Path, plot_path: Path) -> bool:
+    summary, page, passed = render(results)
+    print()
+    print("\n".join(summary))
+    print()
+    markdown.parent.mkdir(parents=True, exist_ok=True)
+    markdown.write_text("\n".join(page))
+    plot(results, plot_path)
+    print(f"bench: wrote {markdown} and {plot_path} in {results.elapsed_seconds:.0f} s")
+    print("bench: every target met" if passed else "bench: some targets are not met (see the table)")
+    return passed
+
+
+def plot(results: Results, path: Path) -> None:
+    import matplotlib  # noqa: PLC0415
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+    import numpy as np  # noqa: PLC0415
+
+    warm = warm_stats(results)
+    figure, (left, right) = plt.subplots(1, 2, figsize=(13, 5), gridspec_kw={"width_ratios": [3, 2]})
+    for name, label in CONTENDERS.items():
+        values = np.sort(np.asarray(results.warm["samples_ns"][name], dtype=float) / 1000)
+        shares = np.arange(1, len(values) + 1) / len(values)
+        left.step(
+            values,
+            shares,
+            where="post",
+            color=COLOURS[name],
+            label=f"{label} (p50 {warm[name]['p50']:,.0f} µs)",
+        )
+        left.axvline(warm[name]["p50"], color=COLOURS[name], linestyle=":", linewidth=1)
+    left.set_xscale("log")
+    left.set_xlabel("latency per invocation, µs (log scale)")
+    left.set_ylabel("share of invocations at or below (ECDF)")
+    left.set_title(f"Warm invocations, interleaved ({results.warm['iterations']:,} each)")
+    left.grid(True, which="both", alpha=0.3)
+    left.legend(loc="lower right", fontsize=9)
+
+    kinds = [("floor", "floor"), ("ours", "ours")]
+    cold = cold_stats(results)
+    for row, (kind, _label) in enumerate(kinds):
+        init, first = cold[kind]["import_ms"], cold[kind]["first_call_ms"]
+        right.barh(row, init, color="#bcbd22", label="init (imports, clients), median" if row == 0 else None)
+        right.barh(
+            row, first, left=init, color="#17becf", label="first invocation, median" if row == 0 else None
+        )
+        totals = [run["cold_s"] * 1000 for run in results.cold[kind]]
+        right.scatter(
+            totals,
+            [row] * len(totals),
+            color="black",
+            s=14,
+            zorder=3,
+            label="each run, total" if row == 0 else None,
+        )
+    right.set_yticks(range(len(kinds)), [label for _, label in kinds])
+    right.set_xlabel("cold start, ms (from the child's first line)")
+    ratio = cold["ours"]["cold_ms"] / cold["floor"]["cold_ms"]
+    right.set_title(f"Cold starts, {results.options['cold_runs']} each (ours / floor = {ratio:.2f})")
+    right.grid(True, axis="x", alpha=0.3)
+    right.legend(loc="lower right", fontsize=9)
+    figure.suptitle(
+        f"make bench, {results.when:%Y-%m-%d}: luma-download handler vs floor and hand-written peer"
+    )
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=110, metadata={"Software": None})
+    plt.close(figure)

@@ -1,0 +1,259 @@
+"""``make bench``: our handler beside the floor and a hand-written peer, in one run, on loopback.
+
+Method (also written into docs/benchmarks.md):
+
+1. This process starts the parts the tests use: moto's Secrets Manager (server mode) holding the
+   token, and the aggregator simulator, both on 127.0.0.1, and registers completed tasks in it.
+2. Warm latencies (``bench.warm``, a child process, so the function never shares a GIL with the
+   servers): the floor (raw pooled urllib3 GET with the bearer header to the simulator's
+   download_video_url), the hand-written peer (``bench/peer_handler.py``), our handler on a cache
+   miss (a new task id each call) and on a cache hit (the same id), interleaved round-robin.
+3. Cold starts (``bench/cold.py``): ours and the floor, each in fresh processes, alternating, after
+   one discarded run of each (byte-code and page caches warm, as in a reused Lambda sandbox image).
+4. Peak RSS (``bench.rss``): a fresh process sends 20,000 distinct ids through our handler.
+5. Calls per 400 invocations (here, in process): real GetSecretValue calls counted by a botocore
+   event hook on each function's own client, upstream calls from the simulator's request log.
+
+Every child gets the variables the Lambda runtime sets (see ``bench.common``) and logs at INFO into
+a null sink. Every loop is bounded in count and in time; every child has a timeout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bench.common import (
+    REPO,
+    SECRET_ID,
+    SRC,
+    TOKEN,
+    EventFactory,
+    NullSink,
+    lambda_runtime_environment,
+    presigned_r2_url,
+)
+from bench.report import Results, write_outputs
+
+if TYPE_CHECKING:
+    from local.aggregator import Aggregator
+
+GET_SECRET_EVENT = "before-parameter-build.secrets-manager.GetSecretValue"
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.splitlines()[0])
+    parser.add_argument("--iterations", type=int, default=5000, help="timed warm iterations (default 5000)")
+    parser.add_argument("--warmup", type=int, default=100, help="untimed warm iterations first")
+    parser.add_argument("--cold-runs", type=int, default=11, help="cold starts of each kind (default 11)")
+    parser.add_argument("--rss-ids", type=int, default=20_000, help="distinct ids for the RSS figure")
+    parser.add_argument("--invocations", type=int, default=400, help="invocations for the call counts")
+    parser.add_argument("--count-ids", type=int, default=50, help="distinct ids among those invocations")
+    parser.add_argument("--markdown", type=Path, default=REPO / "docs" / "benchmarks.md")
+    parser.add_argument("--plot", type=Path, default=REPO / "docs" / "benchmarks.png")
+    parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    return parser.parse_args(argv)
+
+
+def child_environment(function_env: dict[str, str]) -> dict[str, str]:
+    env = {**os.environ, **function_env}
+    env["PYTHONPATH"] = os.pathsep.join([str(SRC), str(REPO)])
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
+def run_child(args: list[str], env: dict[str, str], timeout: float) -> str:
+    done = subprocess.run(
+        [sys.executable, *args],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} exited {done.returncode}:\n{done.stderr[-4000:]}")
+    return done.stdout
+
+
+def warm_phase(
+    options: argparse.Namespace, base_url: str, miss_ids: list[str], hit_id: str, env: dict[str, str]
+) -> Any:
+    with tempfile.TemporaryDirectory(prefix="bench-warm-") as scratch:
+        config = Path(scratch) / "config.json"
+        out = Path(scratch) / "out.json"
+        config.write_text(
+            json.dumps(
+                {
+                    "base_url": base_url,
+                    "token": TOKEN,
+                    "miss_ids": miss_ids,
+                    "hit_id": hit_id,
+                    "peer_ids": miss_ids,
+                    "warmup": options.warmup,
+                    "iterations": options.iterations,
+                    "max_seconds": 100,
+                }
+            )
+        )
+        run_child(["-m", "bench.warm", str(config), str(out)], env, timeout=150)
+        return json.loads(out.read_text())
+
+
+def cold_phase(runs: int, task_id: str, env: dict[str, str]) -> dict[str, list[dict[str, Any]]]:
+    results: dict[str, list[dict[str, Any]]] = {"ours": [], "floor": []}
+    with tempfile.TemporaryDirectory(prefix="bench-cold-") as scratch:
+        event_path = Path(scratch) / "event.json"
+        event_path.write_text(json.dumps(EventFactory()(task_id)))
+        script = str(REPO / "bench" / "cold.py")
+        # -P: the script's folder is not put first on sys.path (as in Lambda, only the task root is).
+        for round_number in range(-1, runs):
+            order = ("ours", "floor") if round_number % 2 == 0 else ("floor", "ours")
+            for kind in order:
+                line = (
+                    run_child(["-P", script, kind, str(event_path)], env, timeout=60).strip().splitlines()[-1]
+                )
+                result = json.loads(line)
+                if round_number >= 0:  # round -1 only warms byte-code and page caches
+                    results[kind].append(result)
+    return results
+
+
+def start_rss_child() -> subprocess.Popen[str]:
+    """Started while this process is still small: Linux folds the spawner's peak RSS into the child's."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), str(REPO)])}
+    return subprocess.Popen(
+        [sys.executable, "-m", "bench.rss"],
+        env=env,
+        cwd=REPO,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def rss_phase(child: subprocess.Popen[str], count: int, prefix: str, function_env: dict[str, str]) -> Any:
+    job = {"env": function_env, "prefix": prefix, "count": count, "max_seconds": 110}
+    out, err = child.communicate(json.dumps(job) + "\n", timeout=150)
+    if child.returncode != 0:
+        raise RuntimeError(f"bench.rss exited {child.returncode}:\n{err[-4000:]}")
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def count_phase(
+    options: argparse.Namespace, aggregator: Aggregator, ids: list[str], function_env: dict[str, str]
+) -> dict[str, dict[str, int]]:
+    """Real GetSecretValue and upstream calls over the same invocations, ours then the peer's."""
+    os.environ.update(function_env)
+    if str(SRC) not in sys.path:
+        sys.path.insert(0, str(SRC))  # where Lambda's task root puts handler.py
+    real_stdout = sys.stdout
+    sys.stdout = NullSink()
+    try:
+        import handler  # noqa: PLC0415
+        from bench import peer_handler  # noqa: PLC0415
+        from bench.warm import Context  # noqa: PLC0415
+
+        make_event = EventFactory()
+        order = [ids[i % len(ids)] for i in range(options.invocations)]
+        # A fixed shuffle: every id is asked again and again, in no tidy order.
+        order = [order[(i * 7919) % len(order)] for i in range(len(order))]
+        counts: dict[str, dict[str, int]] = {}
+        for name, function, client in (
+            ("ours", handler.lambda_handler, handler.secrets.client),
+            ("peer", peer_handler.lambda_handler, peer_handler.secrets),
+        ):
+            secret_reads: list[str] = []
+
+            def count(secret_reads: list[str] = secret_reads, **kwargs: Any) -> None:
+                secret_reads.append(kwargs["params"]["SecretId"])
+
+            client.meta.events.register(GET_SECRET_EVENT, count)
+            upstream_before = len(aggregator.requests)
+            statuses: Counter[int] = Counter()
+            for number, task_id in enumerate(order):
+                statuses[function(make_event(task_id), Context(number))["statusCode"]] += 1
+            client.meta.events.unregister(GET_SECRET_EVENT, count)
+            counts[name] = {
+                "invocations": len(order),
+                "distinct_ids": len(set(order)),
+                "secrets_manager_calls": len(secret_reads),
+                "upstream_calls": len(aggregator.requests) - upstream_before,
+                "redirects": statuses[302],
+            }
+        return counts
+    finally:
+        sys.stdout = real_stdout
+
+
+def main(argv: list[str]) -> int:
+    options = parse_args(argv)
+    started = time.monotonic()
+    rss_child = start_rss_child()  # first, while this process is small (no moto, no tasks yet)
+    from local.aggregator import Aggregator, FakeTask  # noqa: PLC0415
+    from local.aws import start_embedded_aws  # noqa: PLC0415
+
+    print("bench: starting moto Secrets Manager and the aggregator simulator on 127.0.0.1", flush=True)
+    aws = start_embedded_aws()
+    aggregator = Aggregator(tokens={TOKEN}).start()
+    try:
+        aws.apply()
+        aws.put_token(SECRET_ID, TOKEN)
+        miss_ids = [f"miss-{i:05d}" for i in range(options.warmup + options.iterations)]
+        hit_id, cold_id = "hit-00001", "cold-00001"
+        count_ids = [f"count-{i:03d}" for i in range(options.count_ids)]
+        rss_prefix = "rss-"
+        rss_ids = [f"{rss_prefix}{i:05d}" for i in range(options.rss_ids)]
+        for task_id in [*miss_ids, hit_id, cold_id, *count_ids, *rss_ids]:
+            # The aggregator presigns on every request, as the real one does.
+            aggregator.tasks[task_id] = FakeTask(
+                state="completed", url=functools.partial(presigned_r2_url, task_id)
+            )
+        function_env = {
+            **aws.environment(),
+            **lambda_runtime_environment(),
+            "UPSTREAM_BASE_URL": aggregator.base_url,
+            "TOKEN_SECRET_ID": SECRET_ID,
+        }
+        env = child_environment(function_env)
+
+        print(f"bench: warm latencies, {options.iterations} interleaved iterations", flush=True)
+        warm = warm_phase(options, aggregator.base_url, miss_ids, hit_id, env)
+        print(f"bench: cold starts, {options.cold_runs} of each, alternating", flush=True)
+        cold = cold_phase(options.cold_runs, cold_id, env)
+        print(f"bench: peak RSS after {options.rss_ids} distinct ids", flush=True)
+        rss = rss_phase(rss_child, options.rss_ids, rss_prefix, function_env)
+        print(f"bench: Secrets Manager and upstream calls over {options.invocations} invocations", flush=True)
+        counts = count_phase(options, aggregator, count_ids, function_env)
+    finally:
+        if rss_child.poll() is None:
+            rss_child.kill()
+            rss_child.wait(timeout=10)
+        aggregator.stop()
+        aws.stop()
+
+    results = Results(
+        warm=warm,
+        cold=cold,
+        rss=rss,
+        counts=counts,
+        options=vars(options),
+        elapsed_seconds=time.monotonic() - started,
+    )
+    passed = write_outputs(results, options.markdown, options.plot)
+    return 1 if options.check and not passed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
