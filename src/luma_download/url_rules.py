@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
+import re
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -15,6 +17,7 @@ _SHOWN_QUERY_PARAMS = frozenset(
     {"x-amz-algorithm", "x-amz-date", "x-amz-expires", "x-amz-signedheaders", "expires"}
 )
 _MAX_PRESIGN_SECONDS = 7 * 24 * 3600  # SigV4's own ceiling
+_VISIBLE_ASCII = re.compile(r"[\x21-\x7e]*", re.ASCII)
 
 
 def is_loopback_host(host: str) -> bool:
@@ -50,7 +53,7 @@ def check_video_url(url: object, allowed_hosts: Iterable[str], *, allow_loopback
         raise UpstreamError("upstream gave no video URL")
     if len(url) > MAX_URL_LENGTH:
         raise UpstreamError("upstream video URL is too long")
-    if any(not 0x21 <= ord(char) <= 0x7E for char in url) or "\\" in url:
+    if _VISIBLE_ASCII.fullmatch(url) is None or "\\" in url:
         raise UpstreamError("upstream video URL has control, whitespace or non-ASCII characters")
     try:
         parts = urlsplit(url)
@@ -86,8 +89,12 @@ def expiry_of(url: str) -> datetime | None:
     return None
 
 
+@functools.lru_cache(maxsize=1024)
 def redact_url(url: str) -> str:
-    """The URL for logs: path kept, signatures, credentials and tokens replaced."""
+    """The URL for logs: path kept, signatures, credentials and tokens replaced.
+
+    Memoized: a cached link is logged on every hit, and its redacted form never changes.
+    """
     try:
         parts = urlsplit(url)
         query = [
