@@ -155,6 +155,7 @@ class UpstreamClient:
     ) -> None:
         self._pool = pool
         self._settings = settings
+        self._allow_loopback = settings.upstream_is_loopback  # a property that parses the base URL
         self._tokens = tokens
         self._logger = logger
         self._metrics = metrics
@@ -208,7 +209,7 @@ class UpstreamClient:
 
     def _link(self, task_id: str, url: object) -> DownloadLink:
         checked = check_video_url(
-            url, self._settings.allowed_redirect_hosts, allow_loopback=self._settings.upstream_is_loopback
+            url, self._settings.allowed_redirect_hosts, allow_loopback=self._allow_loopback
         )
         self._logger.append_keys(video_url=redact_url(checked))
         return DownloadLink(task_id=task_id, url=checked, expires_at=expiry_of(checked))

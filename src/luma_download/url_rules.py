@@ -18,12 +18,15 @@ _SHOWN_QUERY_PARAMS = frozenset(
 )
 _MAX_PRESIGN_SECONDS = 7 * 24 * 3600  # SigV4's own ceiling
 _VISIBLE_ASCII = re.compile(r"[\x21-\x7e]*", re.ASCII)
+_IPV4_CHARACTERS = frozenset("0123456789.")  # an IPv6 address always has a ":"
 
 
 def is_loopback_host(host: str) -> bool:
     host = host.strip("[]").lower()
     if host == "localhost" or host.endswith(".localhost"):
         return True
+    if ":" not in host and not _IPV4_CHARACTERS.issuperset(host):
+        return False  # a name, not an address: spare ipaddress its two failed parses (3 us)
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
