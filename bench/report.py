@@ -266,8 +266,10 @@ def render(results: Results) -> tuple[list[str], list[str], bool]:
         "on every request. Both run in the parent process; the functions run in child processes, so "
         "they never share a GIL (or a core's time slice) with the servers, as in production.",
         f"- Warm: one child process holds all four contenders; each of {results.warm['iterations']:,} "
-        f"iterations (after {results.options['warmup']} untimed ones) calls each once, in an order "
-        "that rotates every iteration, so machine noise falls on all alike. The floor is a raw pooled "
+        f"iterations (after {results.options['warmup']} untimed ones) calls each once, taking all 24 "
+        "orders of the four in turn, so each runs in every position and right after every other "
+        "equally often and machine noise (such as the servers' clean-up after the peer's new "
+        "connection) falls on all alike. The floor is a raw pooled "
         "`urllib3` GET with the bearer header to the same simulator endpoint our handler asks; the "
         "peer is `bench/peer_handler.py` (boto3 client at module scope, `get_secret_value` on every "
         "call, a new connection per call with `urllib.request`, no cache, one printed JSON line per "
