@@ -58,6 +58,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--rss-ids", type=int, default=20_000, help="distinct ids for the RSS figure")
     parser.add_argument("--invocations", type=int, default=400, help="invocations for the call counts")
     parser.add_argument("--count-ids", type=int, default=50, help="distinct ids among those invocations")
+    parser.add_argument("--profile-invocations", type=int, default=1500, help="profiled hits, then misses")
     parser.add_argument("--markdown", type=Path, default=REPO / "docs" / "benchmarks.md")
     parser.add_argument("--plot", type=Path, default=REPO / "docs" / "benchmarks.png")
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
@@ -107,6 +108,15 @@ def warm_phase(
             )
         )
         run_child(["-m", "bench.warm", str(config), str(out)], env, timeout=150)
+        return json.loads(out.read_text())
+
+
+def profile_phase(miss_ids: list[str], hit_id: str, env: dict[str, str]) -> Any:
+    with tempfile.TemporaryDirectory(prefix="bench-profile-") as scratch:
+        config = Path(scratch) / "config.json"
+        out = Path(scratch) / "out.json"
+        config.write_text(json.dumps({"miss_ids": miss_ids, "hit_id": hit_id}))
+        run_child(["-m", "bench.profile", str(config), str(out)], env, timeout=120)
         return json.loads(out.read_text())
 
 
@@ -213,9 +223,10 @@ def main(argv: list[str]) -> int:
         miss_ids = [f"miss-{i:05d}" for i in range(options.warmup + options.iterations)]
         hit_id, cold_id = "hit-00001", "cold-00001"
         count_ids = [f"count-{i:03d}" for i in range(options.count_ids)]
+        profile_ids = [f"profile-{i:05d}" for i in range(options.profile_invocations)]
         rss_prefix = "rss-"
         rss_ids = [f"{rss_prefix}{i:05d}" for i in range(options.rss_ids)]
-        for task_id in [*miss_ids, hit_id, cold_id, *count_ids, *rss_ids]:
+        for task_id in [*miss_ids, hit_id, cold_id, *count_ids, *profile_ids, *rss_ids]:
             # The aggregator presigns on every request, as the real one does.
             aggregator.tasks[task_id] = FakeTask(
                 state="completed", url=functools.partial(presigned_r2_url, task_id)
@@ -230,6 +241,8 @@ def main(argv: list[str]) -> int:
 
         print(f"bench: warm latencies, {options.iterations} interleaved iterations", flush=True)
         warm = warm_phase(options, aggregator.base_url, miss_ids, hit_id, env)
+        print(f"bench: profiling {options.profile_invocations} hits and misses (pyinstrument)", flush=True)
+        profile = profile_phase(profile_ids, hit_id, env)
         print(f"bench: cold starts, {options.cold_runs} of each, alternating", flush=True)
         cold = cold_phase(options.cold_runs, cold_id, env)
         print(f"bench: peak RSS after {options.rss_ids} distinct ids", flush=True)
@@ -248,6 +261,7 @@ def main(argv: list[str]) -> int:
         cold=cold,
         rss=rss,
         counts=counts,
+        profile=profile,
         options=vars(options),
         elapsed_seconds=time.monotonic() - started,
     )

@@ -1,0 +1,124 @@
+"""Where a warm invocation's time goes: ``python -m bench.profile CONFIG.json OUT.json`` (by bench.run).
+
+A separate, untimed child: pyinstrument samples our handler on cache hits, then on cache misses,
+and every sample is put in one bucket by the frames on its stack (the most specific bucket wins:
+a JSON dump inside the logger's line counts as the log line, the socket read inside urllib3 as the
+HTTP request). A sampling profiler slows Python code more than it slows waiting on a socket, so
+the shares, not the absolute times, are the evidence.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from bench.common import EventFactory, NullSink
+from bench.warm import Context
+
+# (bucket, file path part, function name or None for any, absorbing). A frame's own time goes to the
+# nearest frame on its stack that matches a row; below an absorbing row nothing else is looked at
+# (the JSON dump inside the logger's line is the log line, the socket read inside urllib3 is HTTP).
+BUCKETS: list[tuple[str, str, str | None, bool]] = [
+    ("upstream HTTP request (urllib3, http.client): what the floor does", "/urllib3/", None, True),
+    ("X-Ray subsegment (a dummy one: tracing is off)", "/aws_xray_sdk/", None, True),
+    ("Powertools Logger: the INFO line (format, JSON, write)", "powertools/logging/logger.py", "info", True),
+    ("Powertools Logger: append_keys, correlation id", "powertools/logging/logger.py", "append_keys", True),
+    (
+        "Powertools Logger: append_keys, correlation id",
+        "powertools/logging/logger.py",
+        "set_correlation_id",
+        True,
+    ),
+    (
+        "Powertools Metrics: add_metric and the EMF flush",
+        "aws_lambda_powertools/metrics/",
+        "add_metric",
+        True,
+    ),
+    (
+        "Powertools Metrics: add_metric and the EMF flush",
+        "aws_lambda_powertools/metrics/",
+        "flush_metrics",
+        True,
+    ),
+    ("token (Powertools SecretsProvider, cached)", "luma_download/secret_token.py", None, True),
+    ("URL rules: check, expiry, redaction", "luma_download/url_rules.py", None, True),
+    ("link cache (cachetools TLRU, lock)", "luma_download/link_cache.py", "get", True),
+    ("link cache (cachetools TLRU, lock)", "luma_download/link_cache.py", "put", True),
+    ("Powertools event handler: event wrapper, routing, response", "powertools/event_handler/", None, False),
+    ("Powertools event handler: event wrapper, routing, response", "utilities/data_classes/", None, False),
+    (
+        "Powertools decorators: inject_lambda_context, log_metrics",
+        "aws_lambda_powertools/logging/",
+        None,
+        False,
+    ),
+    (
+        "Powertools decorators: inject_lambda_context, log_metrics",
+        "aws_lambda_powertools/metrics/",
+        None,
+        False,
+    ),
+    ("our code (handler, route, client, cache wrapper)", "/src/", None, False),
+]
+OTHER = "other (interpreter, bench loop, stdlib called at the top)"
+
+
+def bucket_of(file_path: str, function: str) -> tuple[str, bool] | None:
+    for name, path_part, function_name, absorbing in BUCKETS:
+        if path_part in file_path and (function_name is None or function == function_name):
+            return name, absorbing
+    return None
+
+
+def shares(root: Any) -> dict[str, float]:
+    """Seconds per bucket, from a pyinstrument frame tree."""
+    seconds: Counter[str] = Counter()
+
+    def walk(frame: Any, current: str, absorbed: bool) -> None:
+        if not absorbed:
+            found = bucket_of(frame.file_path or "", frame.function or "")
+            if found is not None:
+                current, absorbed = found
+        own = frame.time - sum(child.time for child in frame.children)
+        seconds[current] += max(own, 0.0)
+        for child in frame.children:
+            walk(child, current, absorbed)
+
+    walk(root, OTHER, False)
+    return dict(seconds)
+
+
+def main(config_path: str, out_path: str) -> int:
+    config = json.loads(Path(config_path).read_text())
+    real_stdout = sys.stdout
+    sys.stdout = NullSink()
+    from pyinstrument import Profiler  # noqa: PLC0415
+
+    import handler  # noqa: PLC0415
+
+    make_event = EventFactory()
+    hit_event = make_event(config["hit_id"])
+    miss_events = [make_event(task_id) for task_id in config["miss_ids"]]
+    for number in range(50):
+        handler.lambda_handler(hit_event, Context(number))
+    result: dict[str, Any] = {}
+    for kind, events in (("hit", [hit_event] * len(miss_events)), ("miss", miss_events)):
+        profiler = Profiler(interval=0.0001)
+        profiler.start()
+        for number, event in enumerate(events):
+            handler.lambda_handler(event, Context(number))
+        profiler.stop()
+        session = profiler.last_session
+        assert session is not None
+        result[kind] = {"invocations": len(events), "seconds": shares(session.root_frame())}
+    sys.stdout = real_stdout
+    Path(out_path).write_text(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1], sys.argv[2]))
