@@ -15,7 +15,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from bench.common import EventFactory, NullSink
+from bench.common import EventFactory, null_sink
 from bench.warm import Context
 
 # (bucket, file path part, function name or None for any, absorbing). A frame's own time goes to the
@@ -95,7 +95,7 @@ def shares(root: Any) -> dict[str, float]:
 def main(config_path: str, out_path: str) -> int:
     config = json.loads(Path(config_path).read_text())
     real_stdout = sys.stdout
-    sys.stdout = NullSink()
+    sys.stdout = null_sink()
     from pyinstrument import Profiler  # noqa: PLC0415
 
     import handler  # noqa: PLC0415

@@ -291,8 +291,9 @@ def render(results: Results) -> tuple[list[str], list[str], bool]:
         "call, a new connection per call with `urllib.request`, no cache, one printed JSON line per "
         "request); *miss* sends a task id never seen before each time, *hit* the same id every time.",
         "- Logging is on, as deployed: the function logs its one INFO line per request and its EMF "
-        "metrics blob; stdout is a null writer in the measuring processes, so the JSON is built and "
-        "written, then dropped.",
+        "metrics blob. In the measuring processes stdout is /dev/null, line-buffered: every line is "
+        "built, encoded and written with one write(2), as into Lambda's stdout pipe; only the bytes "
+        "are dropped.",
         "- The children get the variables the Lambda runtime sets (`LAMBDA_TASK_ROOT`, "
         "`AWS_LAMBDA_FUNCTION_NAME`, memory size, ...). Tracing is off "
         "(`POWERTOOLS_TRACE_DISABLED=true`): there is no X-Ray daemon here, as in `make run` and the "

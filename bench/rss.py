@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench.common import EventFactory, NullSink
+from bench.common import EventFactory, null_sink
 from bench.warm import Context
 
 
@@ -46,7 +46,7 @@ def main() -> int:
     os.environ.update(job["env"])
     prefix, count, max_seconds = str(job["prefix"]), int(job["count"]), float(job["max_seconds"])
     real_stdout = sys.stdout
-    sys.stdout = NullSink()
+    sys.stdout = null_sink()
     import handler  # noqa: PLC0415
 
     after_import = peak_rss_mb()

@@ -15,7 +15,8 @@ Method (also written into docs/benchmarks.md):
    event hook on each function's own client, upstream calls from the simulator's request log.
 
 Every child gets the variables the Lambda runtime sets (see ``bench.common``) and logs at INFO into
-a null sink. Every loop is bounded in count and in time; every child has a timeout.
+/dev/null (one write(2) per line, as into Lambda's stdout pipe). Every loop is bounded in count
+and in time; every child has a timeout.
 """
 
 from __future__ import annotations
@@ -38,8 +39,8 @@ from bench.common import (
     SRC,
     TOKEN,
     EventFactory,
-    NullSink,
     lambda_runtime_environment,
+    null_sink,
     presigned_r2_url,
 )
 from bench.report import Results, write_outputs
@@ -169,7 +170,7 @@ def count_phase(
     if str(SRC) not in sys.path:
         sys.path.insert(0, str(SRC))  # where Lambda's task root puts handler.py
     real_stdout = sys.stdout
-    sys.stdout = NullSink()
+    sys.stdout = null_sink()
     try:
         import handler  # noqa: PLC0415
         from bench import peer_handler  # noqa: PLC0415

@@ -3,7 +3,7 @@
 One process holds all contenders, like one warm container each: the floor (a raw pooled urllib3 GET
 to the simulator), the hand-written peer, our handler on a cache miss (a new task id each call) and
 on a cache hit (the same task id). Each iteration calls every contender once, in one of all
-their orders in turn, so machine noise lands on all of them alike. The function logs at INFO into a null sink.
+their orders in turn, so machine noise lands on all of them alike. The function logs at INFO into /dev/null.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench.common import EventFactory, NullSink
+from bench.common import EventFactory, null_sink
 
 
 class Context:
@@ -40,7 +40,7 @@ class Context:
 def main(config_path: str, out_path: str) -> int:
     config = json.loads(Path(config_path).read_text())
     real_stdout = sys.stdout
-    sys.stdout = NullSink()  # before the imports: the Powertools logger binds sys.stdout when built
+    sys.stdout = null_sink()  # before the imports: the Powertools logger binds sys.stdout when built
 
     import urllib3  # noqa: PLC0415
 
