@@ -219,6 +219,15 @@ def render(results: Results) -> tuple[list[str], list[str], bool]:
         "",
         *_table(["figure", "measured", "target", "result"], target_rows),
         "",
+        *(
+            [
+                "Where a target is not met, [Where the time goes](#where-the-time-goes) shows what the "
+                "remaining cost is made of.",
+                "",
+            ]
+            if not passed
+            else []
+        ),
         "## Warm latency",
         "",
         "Per invocation, measured around the call in one warm process (µs).",
@@ -268,12 +277,18 @@ def render(results: Results) -> tuple[list[str], list[str], bool]:
         "0.1 ms); each sample is counted once, in the most specific bucket on its stack (the JSON "
         "dump inside the log line counts as the log line; the socket read inside urllib3 as the "
         "HTTP request). The profiler slows Python code, the more so the more small calls it makes, "
-        "and not the wait on a socket: the shares are evidence of where the time goes, not timings "
-        "(the URL rules, for one, weigh about 27 µs per miss when timed directly).",
+        "and not the wait on a socket: the shares say where the time goes, not how long it takes.",
         "",
         *_table(["bucket (share of the samples)", "cache hit", "cache miss"], profile_rows),
         "",
         *profile_notes,
+        "",
+        "Some parts timed alone in the same child, in a tight loop (warm caches, so a lower bound):",
+        "",
+        *_table(
+            ["part", "µs per call"],
+            [[name, f"{value:.1f}"] for name, value in results.profile["direct_us"].items()],
+        ),
         "",
         "## Method",
         "",
