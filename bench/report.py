@@ -248,7 +248,7 @@ def render(results: Results) -> tuple[list[str], list[str], bool]:
         "",
         *_table(["kind", "total ms", "init ms", "first call ms", "range ms", "runs"], cold_rows),
         "",
-        "## Calls per invocations",
+        f"## Calls per {results.counts['ours']['invocations']} invocations",
         "",
         f"{results.counts['ours']['invocations']} invocations of a freshly imported function (the first "
         "is its cold one) over a fixed mix of task ids. GetSecretValue calls are the real ones, counted "
