@@ -116,7 +116,7 @@ def direct_timings(handler: Any, hit_id: str) -> dict[str, float]:
     def rules() -> None:
         url_rules.check_video_url(url, allowed, allow_loopback=False)
         url_rules.expiry_of(url)
-        url_rules.redact_url.__wrapped__(url)
+        url_rules.redact_url(url)
 
     link = handler.service.get_link(hit_id, Deadline(10))  # a cache hit: no upstream call
     resolver = build_resolver(

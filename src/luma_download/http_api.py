@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TypeVar
 
@@ -54,8 +54,7 @@ def build_resolver(
         logger.append_keys(task_id=task_id)
         link = get_link(task_id, Deadline.from_context(app.lambda_context))
         headers = {"Cache-Control": cache_control(link, datetime.now(UTC), cache_margin_seconds)}
-        accept = header_value(app.current_event.get("headers"), "accept")
-        if wants_json(accept, app.current_event.query_string_parameters):
+        if wants_json(app.current_event.headers.get("accept"), app.current_event.query_string_parameters):
             logger.append_keys(outcome="json")
             return Response(
                 status_code=200,
@@ -127,19 +126,6 @@ def cache_control(link: DownloadLink, now: datetime, margin_seconds: int) -> str
         return "no-store"
     max_age = int((link.expires_at - now).total_seconds()) - margin_seconds
     return f"private, max-age={max(max_age, 0)}"
-
-
-def header_value(headers: Mapping[str, str] | None, name: str) -> str | None:
-    """A request header by its lowercase ``name``, whatever the case it arrived in (the last wins).
-
-    What ``current_event.headers.get(name)`` answers, without building a case-insensitive copy of
-    every header on each request.
-    """
-    found = None
-    for key, value in (headers or {}).items():
-        if key.lower() == name:
-            found = value
-    return found
 
 
 def wants_json(accept: str | None, query: dict[str, str] | None) -> bool:

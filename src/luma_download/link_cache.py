@@ -16,7 +16,6 @@ from aws_lambda_powertools.metrics import MetricUnit
 from cachetools import TLRUCache
 
 from luma_download.upstream import Deadline, DownloadLink
-from luma_download.url_rules import redact_url
 
 LinkGetter = Callable[[str, Deadline], DownloadLink]
 
@@ -65,7 +64,7 @@ def cached(fetch: LinkGetter, cache: LinkCache, *, metrics: Metrics, logger: Log
         link = cache.get(task_id)
         if link is not None:
             metrics.add_metric(name="LinkCacheHits", unit=MetricUnit.Count, value=1)
-            logger.append_keys(link_cache="hit", video_url=redact_url(link.url))
+            logger.append_keys(link_cache="hit", video_url=link.log_url)
             return link
         metrics.add_metric(name="LinkCacheMisses", unit=MetricUnit.Count, value=1)
         logger.append_keys(link_cache="miss")

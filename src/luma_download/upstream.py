@@ -6,7 +6,7 @@ import json
 import re
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Protocol, Self
@@ -54,6 +54,8 @@ class DownloadLink:
     task_id: str
     url: str
     expires_at: datetime | None
+    # Redacted once when the link is made; a cached link is logged on every hit.
+    log_url: str = field(default="", compare=False)
 
 
 class LambdaContextLike(Protocol):
@@ -211,8 +213,9 @@ class UpstreamClient:
         checked = check_video_url(
             url, self._settings.allowed_redirect_hosts, allow_loopback=self._allow_loopback
         )
-        self._logger.append_keys(video_url=redact_url(checked))
-        return DownloadLink(task_id=task_id, url=checked, expires_at=expiry_of(checked))
+        link = DownloadLink(task_id, checked, expiry_of(checked), log_url=redact_url(checked))
+        self._logger.append_keys(video_url=link.log_url)
+        return link
 
     def _authorized_get(self, path: str, deadline: Deadline) -> UpstreamResponse:
         token = self._tokens.get()

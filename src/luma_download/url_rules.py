@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import ipaddress
 import re
 from collections.abc import Iterable
@@ -92,12 +91,8 @@ def expiry_of(url: str) -> datetime | None:
     return None
 
 
-@functools.lru_cache(maxsize=1024)
 def redact_url(url: str) -> str:
-    """The URL for logs: path kept, signatures, credentials and tokens replaced.
-
-    Memoized: a cached link is logged on every hit, and its redacted form never changes.
-    """
+    """The URL for logs: path kept, signatures, credentials and tokens replaced."""
     try:
         parts = urlsplit(url)
         query = [

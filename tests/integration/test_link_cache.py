@@ -12,7 +12,8 @@ import pytest
 
 from local.aggregator import Aggregator, FakeTask
 from local.lambda_context import LocalLambdaContext
-from tests.integration.conftest import completed, presigned_r2_url
+from tests.conftest import LogLines
+from tests.integration.conftest import SIGNATURE, completed, presigned_r2_url
 
 TASK = "1fa17995-f527-46a5-9796-294b453b8a7f"
 
@@ -106,3 +107,17 @@ def test_direct_invoke_shares_the_cache(
     assert document["url"] == url
     assert len(aggregator.requests) == 1
     assert json.dumps(document)
+
+
+def test_a_hit_is_logged_with_the_redacted_url(
+    function: ModuleType, aggregator: Aggregator, event: Callable[..., Any], log_lines: LogLines
+) -> None:
+    completed(aggregator, TASK)
+
+    get(function, event)
+    get(function, event)
+
+    hit = log_lines.last("request done")
+    assert hit["link_cache"] == "hit"
+    assert "X-Amz-Signature=REDACTED" in hit["video_url"]
+    assert SIGNATURE not in log_lines.text
