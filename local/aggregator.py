@@ -53,6 +53,7 @@ class SeenRequest:
     method: str
     path: str
     authorization: str | None
+    user_agent: str | None = None
 
 
 class Aggregator:
@@ -101,9 +102,11 @@ class Aggregator:
 
     # -- serving ---------------------------------------------------------------------------------
 
-    def answer(self, method: str, path: str, authorization: str | None) -> Reply:
+    def answer(
+        self, method: str, path: str, authorization: str | None, user_agent: str | None = None
+    ) -> Reply:
         with self._lock:
-            self.requests.append(SeenRequest(method, path, authorization))
+            self.requests.append(SeenRequest(method, path, authorization, user_agent))
             scripted = self._scripts.get(path)
             if scripted:
                 return scripted.popleft()
@@ -153,7 +156,9 @@ def _handler_for(aggregator: Aggregator) -> type[BaseHTTPRequestHandler]:
         disable_nagle_algorithm = True  # headers and body go in two writes: no 40 ms delayed-ACK stall
 
         def do_GET(self) -> None:
-            reply = aggregator.answer("GET", self.path, self.headers.get("Authorization"))
+            reply = aggregator.answer(
+                "GET", self.path, self.headers.get("Authorization"), self.headers.get("User-Agent")
+            )
             if reply.delay:
                 time.sleep(reply.delay)
             body = reply.body

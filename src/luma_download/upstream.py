@@ -47,6 +47,8 @@ NOT_READY_STATES = frozenset({"pending", "queued", "processing", "dreaming"})
 NOT_READY_RETRY_AFTER = 10
 RATE_LIMIT_RETRY_AFTER = 10
 USER_AGENT = "luma-download/0.1 (+aws-lambda)"
+# urllib3 replaces (does not merge) a pool's default headers when a request passes its own.
+BASE_HEADERS = {"User-Agent": USER_AGENT, "Accept": "application/json"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +140,7 @@ def build_pool_manager() -> urllib3.PoolManager:
         num_pools=4,
         maxsize=8,
         retries=False,
-        headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+        headers=BASE_HEADERS,
     )
 
 
@@ -284,7 +286,7 @@ class UpstreamClient:
             response = self._pool.request(
                 "GET",
                 self._settings.upstream_base_url + path,
-                headers={"Authorization": f"Bearer {token}"},
+                headers={**BASE_HEADERS, "Authorization": f"Bearer {token}"},
                 timeout=timeout,
                 retries=retries,
                 redirect=False,

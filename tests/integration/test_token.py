@@ -28,6 +28,7 @@ def test_the_token_goes_upstream_as_a_bearer(
     function.lambda_handler(event("http_api_get.json"), LocalLambdaContext())
 
     assert [r.authorization for r in aggregator.requests] == [f"Bearer {INITIAL_TOKEN}"]
+    assert aggregator.requests[0].user_agent == "luma-download/0.1 (+aws-lambda)"
 
 
 def test_the_secret_is_read_once_for_many_requests(
