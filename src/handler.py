@@ -19,6 +19,7 @@ from aws_lambda_powertools.event_handler import (
     APIGatewayRestResolver,
     LambdaFunctionUrlResolver,
 )
+from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -54,6 +55,15 @@ def secrets_provider() -> SecretsProvider | None:
         return None
 
 
+def resolve(resolver: ApiGatewayResolver, event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Route an HTTP event. Route errors become JSON responses inside the resolver; what escapes it
+    is an event missing a field API Gateway always sends, which only a hand-made event can be."""
+    try:
+        return resolver.resolve(event, context)
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise InvalidRequestError(f"malformed API Gateway event: {type(exc).__name__} {exc}") from None
+
+
 @dataclass(frozen=True)
 class Service:
     handle: Handler
@@ -70,7 +80,7 @@ def build_service(
     try:
         settings = load_settings(environ)
         if secrets is None:
-            raise ConfigurationError("AWS region is not set (AWS_REGION)")
+            raise ConfigurationError("AWS region is not set (AWS_DEFAULT_REGION)")
     except ConfigurationError as exc:
         logger.error("configuration error", extra={"error": exc.message})
         failure = exc
@@ -79,7 +89,7 @@ def build_service(
             raise failure
 
         get_link = refuse
-        cache_margin = 300
+        cache_margin = 0  # never used: every request fails before there is a link to cache
     else:
         tokens = TokenSource(
             secrets,
@@ -111,12 +121,12 @@ def build_service(
         door = front_door(event)
         logger.append_keys(front_door=door)
         metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
-        if door in resolvers:
-            logger.set_correlation_id(event["requestContext"].get("requestId"))
-            response = resolvers[door].resolve(event, context)
-            logger.info("request done", extra={"status": response.get("statusCode")})
-            return response
         try:
+            if door in resolvers:
+                logger.set_correlation_id(event["requestContext"].get("requestId"))
+                response = resolve(resolvers[door], event, context)
+                logger.info("request done", extra={"status": response.get("statusCode")})
+                return response
             if door != "direct":
                 raise InvalidRequestError(
                     'unsupported event: send an API Gateway or Function URL request, or {"task_id": "<id>"}'

@@ -83,3 +83,19 @@ def test_odd_payloads_are_invalid_requests(
     with pytest.raises(errors.InvalidRequestError):
         function.lambda_handler(payload, LocalLambdaContext())
     assert aggregator.requests == []
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"version": "2.0", "requestContext": {"http": {"method": "GET"}}, "rawPath": "/luma/generations/a/x"},
+        {"version": "2.0", "requestContext": {"http": {"method": "GET"}, "stage": "$default"}, "rawPath": 7},
+    ],
+)
+def test_hand_made_http_events_missing_fields_are_invalid_requests(
+    function: ModuleType, aggregator: Aggregator, payload: object
+) -> None:
+    # Given an event shaped like API Gateway's but missing what API Gateway always sends
+    with pytest.raises(errors.InvalidRequestError, match="API Gateway"):
+        function.lambda_handler(payload, LocalLambdaContext())
+    assert aggregator.requests == []
