@@ -26,17 +26,16 @@ class Settings:
     upstream_read_timeout: float = 5.0
     url_cache_margin_seconds: int = 300
     url_cache_max_entries: int = 1024
-
-    @property
-    def upstream_is_loopback(self) -> bool:
-        """Local runs: the aggregator simulator and the embedded S3 live on loopback."""
-        return is_loopback_host(urlsplit(self.upstream_base_url).hostname or "")
+    # Local runs: the aggregator simulator and the embedded S3 live on loopback.
+    upstream_is_loopback: bool = False
 
 
 def load_settings(environ: Mapping[str, str]) -> Settings:
     """Read and validate the settings; raise ``ConfigurationError`` naming the bad variable."""
+    base_url = _base_url(_required(environ, "UPSTREAM_BASE_URL"))
     return Settings(
-        upstream_base_url=_base_url(_required(environ, "UPSTREAM_BASE_URL")),
+        upstream_base_url=base_url,
+        upstream_is_loopback=is_loopback_host(urlsplit(base_url).hostname or ""),
         token_secret_id=_required(environ, "TOKEN_SECRET_ID"),
         token_secret_field=environ.get("TOKEN_SECRET_FIELD", "").strip() or "token",
         token_cache_seconds=_number(environ, "TOKEN_CACHE_SECONDS", 300, int, low=0, high=86_400),

@@ -9,7 +9,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Any, NoReturn, Protocol, Self
 
 import urllib3
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -159,7 +159,6 @@ class UpstreamClient:
     ) -> None:
         self._pool = pool
         self._settings = settings
-        self._allow_loopback = settings.upstream_is_loopback  # a property that parses the base URL
         self._tokens = tokens
         self._logger = logger
         self._metrics = metrics
@@ -213,7 +212,7 @@ class UpstreamClient:
 
     def _link(self, task_id: str, url: object) -> DownloadLink:
         checked = check_video_url(
-            url, self._settings.allowed_redirect_hosts, allow_loopback=self._allow_loopback
+            url, self._settings.allowed_redirect_hosts, allow_loopback=self._settings.upstream_is_loopback
         )
         link = DownloadLink(task_id, checked, expiry_of(checked), log_url=redact_url(checked))
         self._logger.append_keys(video_url=link.log_url)
@@ -309,7 +308,7 @@ class UpstreamClient:
             status=response.status, body=body, retry_after=response.headers.get("Retry-After")
         )
 
-    def _raise_for_status(self, answer: UpstreamResponse) -> None:
+    def _raise_for_status(self, answer: UpstreamResponse) -> NoReturn:
         """Map a non-success answer to the error contract; the upstream's message is logged, not shown."""
         self._logger.warning(
             "upstream refused",
