@@ -69,6 +69,8 @@ class Service:
     handle: Handler
     get_link: LinkGetter
     link_cache: LinkCache | None
+    # One resolver per HTTP front door ("http_api", "rest_api", "function_url"): the routes, for docs.
+    resolvers: Mapping[str, ApiGatewayResolver]
 
 
 def build_service(
@@ -141,7 +143,7 @@ def build_service(
         logger.info("request done", extra={"outcome": "data"})
         return document
 
-    return Service(handle=handle, get_link=get_link, link_cache=link_cache)
+    return Service(handle=handle, get_link=get_link, link_cache=link_cache, resolvers=resolvers)
 
 
 pool = build_pool_manager()

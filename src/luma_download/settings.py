@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Generic, TypeVar
 from urllib.parse import urlsplit
 
 from luma_download.errors import ConfigurationError
@@ -30,6 +30,43 @@ class Settings:
     upstream_is_loopback: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class NumberRule(Generic[N]):
+    """A numeric variable's default and bounds; the template's parameter bounds are checked against these."""
+
+    name: str
+    default: N
+    low: N
+    high: N
+
+    def read(self, environ: Mapping[str, str]) -> N:
+        raw = environ.get(self.name, "").strip()
+        if not raw:
+            return self.default
+        kind = type(self.default)
+        try:
+            value = kind(raw)
+        except ValueError:
+            raise ConfigurationError(f"{self.name} must be a {kind.__name__}, got {raw!r}") from None
+        if not self.low <= value <= self.high:
+            raise ConfigurationError(f"{self.name} must be between {self.low} and {self.high}, got {raw!r}")
+        return value
+
+
+TOKEN_CACHE_SECONDS = NumberRule("TOKEN_CACHE_SECONDS", 300, 0, 86_400)
+UPSTREAM_CONNECT_TIMEOUT = NumberRule("UPSTREAM_CONNECT_TIMEOUT", 2.0, 0.1, 30.0)
+UPSTREAM_READ_TIMEOUT = NumberRule("UPSTREAM_READ_TIMEOUT", 5.0, 0.1, 60.0)
+URL_CACHE_MARGIN_SECONDS = NumberRule("URL_CACHE_MARGIN_SECONDS", 300, 0, 86_400)
+URL_CACHE_MAX_ENTRIES = NumberRule("URL_CACHE_MAX_ENTRIES", 1024, 0, 1_000_000)
+NUMBER_RULES: tuple[NumberRule[int] | NumberRule[float], ...] = (
+    TOKEN_CACHE_SECONDS,
+    UPSTREAM_CONNECT_TIMEOUT,
+    UPSTREAM_READ_TIMEOUT,
+    URL_CACHE_MARGIN_SECONDS,
+    URL_CACHE_MAX_ENTRIES,
+)
+
+
 def load_settings(environ: Mapping[str, str]) -> Settings:
     """Read and validate the settings; raise ``ConfigurationError`` naming the bad variable."""
     base_url = _base_url(_required(environ, "UPSTREAM_BASE_URL"))
@@ -38,14 +75,14 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         upstream_is_loopback=is_loopback_host(urlsplit(base_url).hostname or ""),
         token_secret_id=_required(environ, "TOKEN_SECRET_ID"),
         token_secret_field=environ.get("TOKEN_SECRET_FIELD", "").strip() or "token",
-        token_cache_seconds=_number(environ, "TOKEN_CACHE_SECONDS", 300, int, low=0, high=86_400),
+        token_cache_seconds=TOKEN_CACHE_SECONDS.read(environ),
         allowed_redirect_hosts=_host_patterns(
             environ.get("ALLOWED_REDIRECT_HOSTS", DEFAULT_ALLOWED_REDIRECT_HOSTS)
         ),
-        upstream_connect_timeout=_number(environ, "UPSTREAM_CONNECT_TIMEOUT", 2.0, float, low=0.1, high=30),
-        upstream_read_timeout=_number(environ, "UPSTREAM_READ_TIMEOUT", 5.0, float, low=0.1, high=60),
-        url_cache_margin_seconds=_number(environ, "URL_CACHE_MARGIN_SECONDS", 300, int, low=0, high=86_400),
-        url_cache_max_entries=_number(environ, "URL_CACHE_MAX_ENTRIES", 1024, int, low=0, high=1_000_000),
+        upstream_connect_timeout=UPSTREAM_CONNECT_TIMEOUT.read(environ),
+        upstream_read_timeout=UPSTREAM_READ_TIMEOUT.read(environ),
+        url_cache_margin_seconds=URL_CACHE_MARGIN_SECONDS.read(environ),
+        url_cache_max_entries=URL_CACHE_MAX_ENTRIES.read(environ),
     )
 
 
@@ -53,19 +90,6 @@ def _required(environ: Mapping[str, str], name: str) -> str:
     value = environ.get(name, "").strip()
     if not value:
         raise ConfigurationError(f"{name} is not set")
-    return value
-
-
-def _number(environ: Mapping[str, str], name: str, default: N, kind: type[N], *, low: N, high: N) -> N:
-    raw = environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = kind(raw)
-    except ValueError:
-        raise ConfigurationError(f"{name} must be a {kind.__name__}, got {raw!r}") from None
-    if not low <= value <= high:
-        raise ConfigurationError(f"{name} must be between {low} and {high}, got {raw!r}")
     return value
 
 
