@@ -24,7 +24,6 @@ from bench.warm import Context
 # (the JSON dump inside the logger's line is the log line, the socket read inside urllib3 is HTTP).
 BUCKETS: list[tuple[str, str, str | None, bool]] = [
     ("upstream HTTP request (urllib3, http.client): what the floor does", "/urllib3/", None, True),
-    ("X-Ray subsegment (a dummy one: tracing is off)", "/aws_xray_sdk/", None, True),
     ("Powertools Logger: the INFO line (format, JSON, write)", "powertools/logging/logger.py", "info", True),
     ("Powertools Logger: append_keys, correlation id", "powertools/logging/logger.py", "append_keys", True),
     (
@@ -100,7 +99,8 @@ def direct_timings(handler: Any, hit_id: str) -> dict[str, float]:
 
     from luma_download import url_rules  # noqa: PLC0415
     from luma_download.http_api import build_resolver  # noqa: PLC0415
-    from luma_download.upstream import Deadline  # noqa: PLC0415
+    from luma_download.model import Deadline  # noqa: PLC0415
+    from luma_download.request_record import RequestRecord  # noqa: PLC0415
 
     url = presigned_r2_url("profile-direct")
     allowed = ("*.r2.cloudflarestorage.com", "*.cdn-luma.com", "*.lumalabs.ai")
@@ -118,19 +118,15 @@ def direct_timings(handler: Any, hit_id: str) -> dict[str, float]:
         url_rules.expiry_of(url)
         url_rules.redact_url(url)
 
-    link = handler.service.get_link(hit_id, Deadline(10))  # a cache hit: no upstream call
+    found = handler.service.get_link(hit_id, Deadline(10))  # a cache hit: no upstream call
     resolver = build_resolver(
-        APIGatewayHttpResolver,
-        lambda task_id, deadline: link,
-        logger=handler.logger,
-        metrics=handler.metrics,
-        cache_margin_seconds=300,
+        APIGatewayHttpResolver, lambda task_id, deadline: found, cache_margin_seconds=300
     )
     event = EventFactory()(hit_id)
 
     def resolve() -> None:
+        resolver.append_context(record=RequestRecord(front_door="http_api"))
         resolver.resolve(event, Context(0))
-        handler.metrics.clear_metrics()
 
     def whole_hit() -> None:
         handler.lambda_handler(event, Context(0))

@@ -1,7 +1,8 @@
 """Composition root: clients built once per container, the event's shape picks the front door.
 
 Front doors: API Gateway HTTP API (payload 2.0), REST API (1.0), Lambda Function URL, and direct
-invoke with ``{"task_id": ...}`` (Step Functions, other Lambdas). The work lives in ``luma_download``.
+invoke with ``{"task_id": ...}`` (Step Functions, other Lambdas). The work lives in ``luma_download``
+and fills one ``RequestRecord`` per request, which is logged and counted here, once.
 """
 
 from __future__ import annotations
@@ -13,14 +14,13 @@ from typing import Any
 
 import boto3
 import urllib3
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import (
     APIGatewayHttpResolver,
     APIGatewayRestResolver,
     LambdaFunctionUrlResolver,
 )
 from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
@@ -29,17 +29,19 @@ from botocore.exceptions import NoRegionError
 from luma_download.errors import ConfigurationError, InvalidRequestError, LumaDownloadError
 from luma_download.event_shapes import front_door
 from luma_download.http_api import build_resolver
-from luma_download.link_cache import LinkCache, LinkGetter, cached
+from luma_download.link_cache import LinkCache, cached
+from luma_download.model import Deadline, LinkGetter, LinkOutcome
+from luma_download.request_record import RequestRecord
 from luma_download.secret_token import TokenSource
 from luma_download.settings import load_settings
-from luma_download.telemetry import count_error
-from luma_download.upstream import Deadline, DownloadLink, UpstreamClient, build_pool_manager
-from luma_download.workflow import link_document, task_id_from_event
+from luma_download.telemetry import report
+from luma_download.transport import build_pool_manager
+from luma_download.upstream import UpstreamClient
+from luma_download.workflow import invoke
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "luma-download")
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "LumaDownload"), service=SERVICE)
-tracer = Tracer(service=SERVICE, patch_modules=("botocore",))
 
 # Short SDK timeouts: Secrets Manager answers in milliseconds or not at all.
 SECRETS_CONFIG = Config(connect_timeout=2, read_timeout=3, retries={"mode": "standard", "max_attempts": 3})
@@ -53,15 +55,6 @@ def secrets_provider() -> SecretsProvider | None:
         return SecretsProvider(boto3_client=boto3.client("secretsmanager", config=SECRETS_CONFIG))
     except NoRegionError:
         return None
-
-
-def resolve(resolver: ApiGatewayResolver, event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """Route an HTTP event. Route errors become JSON responses inside the resolver; what escapes it
-    is an event missing a field API Gateway always sends, which only a hand-made event can be."""
-    try:
-        return resolver.resolve(event, context)
-    except (KeyError, TypeError, AttributeError) as exc:
-        raise InvalidRequestError(f"malformed API Gateway event: {type(exc).__name__} {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -84,32 +77,25 @@ def build_service(
         if secrets is None:
             raise ConfigurationError("AWS region is not set (AWS_DEFAULT_REGION)")
     except ConfigurationError as exc:
-        logger.error("configuration error", extra={"error": exc.message})
+        logger.error("configuration error", extra={"detail": exc.detail})
         failure = exc
 
-        def refuse(task_id: str, deadline: Deadline) -> DownloadLink:
+        def refuse(task_id: str, deadline: Deadline) -> LinkOutcome:
             raise failure
 
         get_link = refuse
         cache_margin = 0  # never used: every request fails before there is a link to cache
     else:
         tokens = TokenSource(
-            secrets,
-            settings.token_secret_id,
-            settings.token_secret_field,
-            settings.token_cache_seconds,
+            secrets, settings.token_secret_id, settings.token_secret_field, settings.token_cache_seconds
         )
-        client = UpstreamClient(
-            pool=pool, settings=settings, tokens=tokens, logger=logger, metrics=metrics, tracer=tracer
-        )
+        client = UpstreamClient(pool=pool, settings=settings, tokens=tokens)
         link_cache = LinkCache(settings.url_cache_max_entries, settings.url_cache_margin_seconds)
-        get_link = cached(client.fetch_download_link, link_cache, metrics=metrics, logger=logger)
+        get_link = cached(client.fetch_download_link, link_cache)
         cache_margin = settings.url_cache_margin_seconds
 
-    resolvers = {
-        door: build_resolver(
-            resolver_cls, get_link, logger=logger, metrics=metrics, cache_margin_seconds=cache_margin
-        )
+    resolvers: dict[str, ApiGatewayResolver] = {
+        door: build_resolver(resolver_cls, get_link, cache_margin_seconds=cache_margin)
         for door, resolver_cls in (
             ("http_api", APIGatewayHttpResolver),
             ("rest_api", APIGatewayRestResolver),
@@ -117,33 +103,45 @@ def build_service(
         )
     }
 
+    def serve(event: Any, context: LambdaContext, record: RequestRecord) -> Any:
+        resolver = resolvers.get(record.front_door)
+        if resolver is not None:
+            record.correlation_id = event["requestContext"].get("requestId")
+            resolver.append_context(record=record)  # type: ignore[no-untyped-call]
+            response = resolve(resolver, event, context)
+            record.status = response.get("statusCode")
+            return response
+        if record.front_door != "direct":
+            raise InvalidRequestError(
+                'unsupported event: send an API Gateway or Function URL request, or {"task_id": "<id>"}'
+            )
+        return invoke(event, get_link, Deadline.from_context(context), record)
+
     @logger.inject_lambda_context(clear_state=True)
     @metrics.log_metrics
     def handle(event: Any, context: LambdaContext) -> Any:
-        door = front_door(event)
-        logger.append_keys(front_door=door)
-        metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
+        record = RequestRecord(front_door=front_door(event))
         try:
-            if door in resolvers:
-                logger.set_correlation_id(event["requestContext"].get("requestId"))
-                response = resolve(resolvers[door], event, context)
-                logger.info("request done", extra={"status": response.get("statusCode")})
-                return response
-            if door != "direct":
-                raise InvalidRequestError(
-                    'unsupported event: send an API Gateway or Function URL request, or {"task_id": "<id>"}'
-                )
-            task_id = task_id_from_event(event)
-            logger.append_keys(task_id=task_id)
-            document = link_document(get_link(task_id, Deadline.from_context(context)))
+            return serve(event, context, record)
         except LumaDownloadError as exc:
-            count_error(metrics, exc.code)
-            logger.info("request done", extra={"outcome": exc.code, "error_type": type(exc).__name__})
+            record.failed(exc)
             raise
-        logger.info("request done", extra={"outcome": "data"})
-        return document
+        except Exception as exc:
+            record.crashed(exc)
+            raise
+        finally:
+            report(record, logger, metrics)
 
     return Service(handle=handle, get_link=get_link, link_cache=link_cache, resolvers=resolvers)
+
+
+def resolve(resolver: ApiGatewayResolver, event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Route an HTTP event. Route errors become JSON responses inside the resolver; what escapes it
+    is an event missing a field API Gateway always sends, which only a hand-made event can be."""
+    try:
+        return resolver.resolve(event, context)
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise InvalidRequestError(f"malformed API Gateway event: {type(exc).__name__} {exc}") from None
 
 
 pool = build_pool_manager()

@@ -8,19 +8,28 @@ hold the token or a signed URL.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 
 class LumaDownloadError(Exception):
-    """Base of every error this function answers with on purpose."""
+    """Base of every error this function answers with on purpose.
+
+    ``message`` is for the caller. The other fields say what happened, for the operator's request
+    record only: ``detail`` (never shown to a caller), the aggregator's status, the time spent
+    upstream and whether the link cache was asked.
+    """
 
     status: ClassVar[int] = 500
     code: ClassVar[str] = "internal_error"
+    upstream_status: int | None = None
+    upstream_ms: float | None = None
+    link_cache: Literal["hit", "miss"] | None = None
 
-    def __init__(self, message: str, *, retry_after: int | None = None) -> None:
+    def __init__(self, message: str, *, retry_after: int | None = None, detail: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.retry_after = retry_after
+        self.detail = detail
 
 
 class InvalidRequestError(LumaDownloadError):
@@ -94,7 +103,14 @@ class UpstreamTimeoutError(LumaDownloadError):
 
 
 class ConfigurationError(LumaDownloadError):
-    """The function is misconfigured: bad settings, or the token secret is missing or unreadable."""
+    """The function is misconfigured: bad settings, or the token secret is missing or unreadable.
+
+    Callers get a generic message; ``detail`` (which setting, which secret error) goes to the log.
+    """
 
     status = 500
     code = "misconfigured"
+    PUBLIC_MESSAGE: ClassVar[str] = "the service is misconfigured; its operator has the details"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(self.PUBLIC_MESSAGE, detail=detail)

@@ -11,13 +11,10 @@ import threading
 import time
 from collections.abc import Callable
 
-from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
 from cachetools import TLRUCache
 
-from luma_download.upstream import Deadline, DownloadLink
-
-LinkGetter = Callable[[str, Deadline], DownloadLink]
+from luma_download.errors import LumaDownloadError
+from luma_download.model import Deadline, DownloadLink, LinkGetter, LinkOutcome
 
 
 class LinkCache:
@@ -57,19 +54,19 @@ class LinkCache:
         return 0 if self._cache is None else len(self._cache)
 
 
-def cached(fetch: LinkGetter, cache: LinkCache, *, metrics: Metrics, logger: Logger) -> LinkGetter:
+def cached(fetch: LinkGetter, cache: LinkCache) -> LinkGetter:
     """``fetch`` behind ``cache``: hits answer from memory, misses ask the aggregator and remember."""
 
-    def get_link(task_id: str, deadline: Deadline) -> DownloadLink:
+    def get_link(task_id: str, deadline: Deadline) -> LinkOutcome:
         link = cache.get(task_id)
         if link is not None:
-            metrics.add_metric(name="LinkCacheHits", unit=MetricUnit.Count, value=1)
-            logger.append_keys(link_cache="hit", video_url=link.log_url)
-            return link
-        metrics.add_metric(name="LinkCacheMisses", unit=MetricUnit.Count, value=1)
-        logger.append_keys(link_cache="miss")
-        link = fetch(task_id, deadline)
-        cache.put(link)
-        return link
+            return LinkOutcome(link, link_cache="hit")
+        try:
+            outcome = fetch(task_id, deadline)
+        except LumaDownloadError as exc:
+            exc.link_cache = "miss"
+            raise
+        cache.put(outcome.link)
+        return LinkOutcome(outcome.link, outcome.upstream_ms, link_cache="miss")
 
     return get_link

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import deque
 
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
@@ -24,6 +25,12 @@ class TokenSource:
         self._secret_id = secret_id
         self._field = field
         self._max_age = max_age
+        # Tokens this container has sent (not per request): upstream text echoing one is masked.
+        self._used: deque[str] = deque(maxlen=4)
+
+    def recent(self) -> tuple[str, ...]:
+        """The tokens this container has read, newest last."""
+        return tuple(self._used)
 
     def get(self, *, force_fetch: bool = False) -> str:
         try:
@@ -35,7 +42,12 @@ class TokenSource:
                 raise UpstreamUnavailableError("Secrets Manager is unreachable", retry_after=5) from None
             error_code = getattr(cause, "response", {}).get("Error", {}).get("Code", type(cause).__name__)
             raise ConfigurationError(f"token secret could not be read ({error_code})") from None
-        return token_from_secret(raw, self._field)
+        token = token_from_secret(raw, self._field)
+        if not self._used or self._used[-1] != token:
+            if token in self._used:
+                self._used.remove(token)
+            self._used.append(token)
+        return token
 
 
 def token_from_secret(raw: object, field: str) -> str:

@@ -1,9 +1,31 @@
-"""Metrics shared by the HTTP and the direct-invoke paths."""
+"""The one place a request is reported: its ``request done`` log line and its metrics."""
 
 from __future__ import annotations
 
-from aws_lambda_powertools import Metrics
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+from luma_download.request_record import RequestRecord
+
+
+def report(record: RequestRecord, logger: Logger, metrics: Metrics) -> None:
+    """Log the record once and count it (EMF, flushed by ``log_metrics`` when the invocation ends)."""
+    metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
+    if record.status == 302:
+        metrics.add_metric(name="Redirects", unit=MetricUnit.Count, value=1)
+    if record.link_cache == "hit":
+        metrics.add_metric(name="LinkCacheHits", unit=MetricUnit.Count, value=1)
+    elif record.link_cache == "miss":
+        metrics.add_metric(name="LinkCacheMisses", unit=MetricUnit.Count, value=1)
+    if record.upstream_ms is not None:
+        metrics.add_metric(name="UpstreamLatency", unit=MetricUnit.Milliseconds, value=record.upstream_ms)
+    error_code = record.error_code
+    if error_code is not None:
+        count_error(metrics, error_code)
+    if record.crash is not None:
+        logger.error("request done", extra=record.log_fields(), exc_info=record.crash)
+    else:
+        logger.info("request done", extra=record.log_fields())
 
 
 def count_error(metrics: Metrics, code: str) -> None:

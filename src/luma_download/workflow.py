@@ -10,8 +10,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from luma_download.errors import InvalidRequestError
+from luma_download.model import Deadline, DownloadLink, LinkGetter
+from luma_download.request_record import RequestRecord
 from luma_download.task_id import validate_task_id
-from luma_download.upstream import DownloadLink
 
 
 def is_direct_invoke(event: object) -> bool:
@@ -22,6 +23,14 @@ def task_id_from_event(event: Mapping[str, Any]) -> str:
     if "task_id" not in event:
         raise InvalidRequestError('expected {"task_id": "<id>"}')
     return validate_task_id(event["task_id"])
+
+
+def invoke(event: Mapping[str, Any], get_link: LinkGetter, deadline: Deadline, record: RequestRecord) -> Any:
+    """The link document for a direct invoke; errors are raised as is for the caller to match."""
+    record.task_id = task_id = task_id_from_event(event)
+    found = get_link(task_id, deadline)
+    record.served(found, "data")
+    return link_document(found.link)
 
 
 def link_document(link: DownloadLink) -> dict[str, str | None]:

@@ -1,10 +1,6 @@
-"""Tiny loopback HTTP servers for browser tests: a file with HTTP Range support, and a redirecting page.
+"""A tiny loopback HTTP server for browser tests: it serves the page whose ``<video>`` points at the API.
 
-Chromium fetches media with ``Range: bytes=...`` requests and will not play (or seek in) a ``<video>``
-whose server ignores them, so :func:`serve_file` answers ``206 Partial Content`` for a single byte
-range, ``416`` for an unsatisfiable one, and ``200`` with ``Accept-Ranges: bytes`` otherwise.
-
-These are for tests only: the product serves the MP4 from (moto) S3 through a presigned URL.
+For tests only: the product serves the MP4 from (moto) S3 through a presigned URL.
 Every server binds 127.0.0.1 on a free port, runs in a daemon thread, and records the requests it
 answered (see :class:`LoopbackServer.requests`) so a test can check what the browser really did.
 """
@@ -12,16 +8,11 @@ answered (see :class:`LoopbackServer.requests`) so a test can check what the bro
 from __future__ import annotations
 
 import html
-import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
-from typing import Literal
-
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
 @dataclass(frozen=True)
@@ -44,48 +35,6 @@ class Response:
 
 
 Route = Callable[[BaseHTTPRequestHandler], Response]
-
-
-def parse_range(header: str | None, size: int) -> tuple[int, int] | Literal[False] | None:
-    """Parse one ``Range: bytes=a-b`` header against a body of ``size`` bytes.
-
-    Returns ``(first, last)`` inclusive for a satisfiable single range, ``None`` when there is no
-    usable Range header (missing, malformed or multi-range: the whole body is sent with 200), and
-    ``False`` when the range cannot be satisfied (416).
-    """
-    if not header:
-        return None
-    match = _RANGE.match(header.strip().replace(" ", ""))
-    if match is None:
-        return None
-    first_s, last_s = match.groups()
-    if first_s == "":
-        if last_s == "":
-            return None
-        suffix = int(last_s)  # bytes=-N: the last N bytes
-        if suffix == 0 or size == 0:
-            return False
-        return max(0, size - suffix), size - 1
-    first = int(first_s)
-    last = int(last_s) if last_s else size - 1
-    if first >= size or last < first:
-        return False
-    return first, min(last, size - 1)
-
-
-def range_response(data: bytes, range_header: str | None, content_type: str) -> Response:
-    """Answer a GET for ``data`` honouring a single byte range, as Chromium's media stack expects."""
-    size = len(data)
-    headers = {"Content-Type": content_type, "Accept-Ranges": "bytes", "Cache-Control": "no-store"}
-    span = parse_range(range_header, size)
-    if span is False:
-        headers["Content-Range"] = f"bytes */{size}"
-        return Response(416, headers)
-    if span is None:
-        return Response(200, headers, data)
-    first, last = span
-    headers["Content-Range"] = f"bytes {first}-{last}/{size}"
-    return Response(206, headers, data[first : last + 1])
 
 
 class LoopbackServer:
@@ -173,16 +122,6 @@ def running(server: LoopbackServer) -> Iterator[LoopbackServer]:
         server.stop()
 
 
-def serve_file(path: Path, content_type: str = "video/mp4", route: str = "/demo.mp4") -> LoopbackServer:
-    """A (not yet started) server answering ``route`` with the bytes of ``path``, Range-capable."""
-    data = path.read_bytes()
-
-    def answer(handler: BaseHTTPRequestHandler) -> Response:
-        return range_response(data, handler.headers.get("Range"), content_type)
-
-    return LoopbackServer({route: answer})
-
-
 def video_page(video_src: str, title: str = "Video probe", caption: str = "") -> bytes:
     """A page with a heading and ``<video id="v">`` at 640x360, muted so autoplay policy never blocks."""
     src = html.escape(video_src, quote=True)
@@ -199,18 +138,3 @@ def video_page(video_src: str, title: str = "Video probe", caption: str = "") ->
 <p>{html.escape(caption)}</p>
 </body></html>
 """.encode()
-
-
-def serve_redirecting_page(
-    target_url: str, title: str = "Video probe", caption: str = "", video_path: str = "/video"
-) -> LoopbackServer:
-    """A (not yet started) server: ``/`` is a video page, ``video_path`` answers 302 to ``target_url``."""
-    page = video_page(video_path, title, caption or f"{video_path} -> 302 -> {target_url}")
-
-    def index(_: BaseHTTPRequestHandler) -> Response:
-        return Response(200, {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"}, page)
-
-    def redirect(_: BaseHTTPRequestHandler) -> Response:
-        return Response(302, {"Location": target_url, "Cache-Control": "no-store"})
-
-    return LoopbackServer({"/": index, video_path: redirect})

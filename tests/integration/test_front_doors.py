@@ -151,3 +151,26 @@ def test_other_paths_get_a_json_404(
     assert body["error"]["code"] == "not_found"
     assert body["error"]["request_id"] == "Cf3nPjRNoAMEV4g="
     assert aggregator.requests == []
+
+
+@pytest.mark.parametrize(
+    ("event_name", "status"),
+    [("http_api_get.json", 302), ("http_api_get_json.json", 200), ("http_api_head.json", 302)],
+)
+def test_both_representations_vary_on_accept(
+    function: ModuleType,
+    aggregator: Aggregator,
+    event: Callable[..., Any],
+    lambda_context: LocalLambdaContext,
+    event_name: str,
+    status: int,
+) -> None:
+    # Given one URL that answers a redirect or a JSON document depending on Accept
+    completed(aggregator, TASK)
+
+    response = function.lambda_handler(event(event_name), lambda_context)
+
+    # Then a shared or browser cache is told to key its copy on Accept
+    assert response["statusCode"] == status
+    assert response["headers"]["Cache-Control"].startswith("private, max-age=")
+    assert response["headers"]["Vary"] == "Accept"

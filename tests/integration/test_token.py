@@ -14,6 +14,7 @@ from botocore.config import Config
 from local.aggregator import Aggregator, Reply
 from local.aws import EmbeddedAws
 from local.lambda_context import LocalLambdaContext
+from tests.conftest import LogLines
 from tests.integration.conftest import INITIAL_TOKEN, ROTATED_TOKEN, SECRET_ID, closed_port, completed
 
 TASK = "1fa17995-f527-46a5-9796-294b453b8a7f"
@@ -90,7 +91,7 @@ def test_a_token_rejected_after_refresh_is_bad_upstream(
 
 
 def test_a_missing_secret_is_a_configuration_error(
-    variant: Callable[..., Any], aggregator: Aggregator, event: Callable[..., Any]
+    variant: Callable[..., Any], aggregator: Aggregator, event: Callable[..., Any], log_lines: LogLines
 ) -> None:
     handle = variant(TOKEN_SECRET_ID="luma/no-such-secret")
 
@@ -99,7 +100,10 @@ def test_a_missing_secret_is_a_configuration_error(
     assert response["statusCode"] == 500
     error = json.loads(response["body"])["error"]
     assert error["code"] == "misconfigured"
-    assert "ResourceNotFoundException" in error["message"]
+    # The operator's log says which secret error; the caller is told nothing internal.
+    assert "ResourceNotFoundException" in log_lines.last("request done")["detail"]
+    assert "ResourceNotFoundException" not in response["body"]
+    assert "secret" not in error["message"]
     assert aggregator.requests == []
 
 
@@ -134,7 +138,7 @@ def test_the_field_name_is_configurable(
 
 
 def test_bad_settings_answer_500_misconfigured_not_a_crash(
-    variant: Callable[..., Any], aggregator: Aggregator, event: Callable[..., Any]
+    variant: Callable[..., Any], aggregator: Aggregator, event: Callable[..., Any], log_lines: LogLines
 ) -> None:
     handle = variant(UPSTREAM_BASE_URL="http://api.example.com")
 
@@ -143,7 +147,11 @@ def test_bad_settings_answer_500_misconfigured_not_a_crash(
     assert response["statusCode"] == 500
     error = json.loads(response["body"])["error"]
     assert error["code"] == "misconfigured"
-    assert "https" in error["message"]
+    assert error["request_id"] == "Cf3nPjRNoAMEV4g="
+    # The setting and its value are in the operator's log, not in the public body.
+    assert "UPSTREAM_BASE_URL" in log_lines.last("request done")["detail"]
+    assert "UPSTREAM_BASE_URL" not in response["body"]
+    assert "api.example.com" not in response["body"]
     assert aggregator.requests == []
 
 

@@ -7,7 +7,8 @@ from urllib3 import HTTPResponse
 from urllib3.exceptions import MaxRetryError
 from urllib3.util.retry import RequestHistory
 
-from luma_download.upstream import Deadline, DeadlineRetry
+from luma_download.model import Deadline
+from luma_download.retry_policy import DeadlineRetry
 
 
 def retry(deadline_s: float, attempt_seconds: float = 1.0) -> DeadlineRetry:

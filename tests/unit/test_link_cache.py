@@ -4,11 +4,10 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from aws_lambda_powertools import Logger, Metrics
 
 from luma_download.errors import VideoNotReadyError
 from luma_download.link_cache import LinkCache, cached
-from luma_download.upstream import Deadline, DownloadLink
+from luma_download.model import Deadline, DownloadLink, LinkOutcome
 
 T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
@@ -95,23 +94,24 @@ def test_cached_getter_asks_once_and_never_remembers_errors() -> None:
     calls: list[str] = []
     state = {"ready": False}
 
-    def fetch(task_id: str, deadline: Deadline) -> DownloadLink:
+    def fetch(task_id: str, deadline: Deadline) -> LinkOutcome:
         calls.append(task_id)
         if not state["ready"]:
             raise VideoNotReadyError("not yet")
-        return link(task_id, timedelta(days=365 * 10))
+        return LinkOutcome(link(task_id, timedelta(days=365 * 10)), upstream_ms=12.5)
 
-    get_link = cached(
-        fetch, LinkCache(8, 300), metrics=Metrics(namespace="Test"), logger=Logger(service="test")
-    )
+    get_link = cached(fetch, LinkCache(8, 300))
     deadline = Deadline(5)
 
     for _ in range(2):
-        with pytest.raises(VideoNotReadyError):
+        with pytest.raises(VideoNotReadyError) as raised:
             get_link("a", deadline)
+        assert raised.value.link_cache == "miss"
     state["ready"] = True
     first = get_link("a", deadline)
     second = get_link("a", deadline)
 
-    assert first == second
+    assert first.link == second.link
+    assert (first.link_cache, first.upstream_ms) == ("miss", 12.5)
+    assert (second.link_cache, second.upstream_ms) == ("hit", None)  # the aggregator was not asked
     assert calls == ["a", "a", "a"]  # two not-ready answers were not cached; the link was

@@ -1,0 +1,73 @@
+"""One request's record: what the work found out, as data; the handler logs it once and counts it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from luma_download.errors import LumaDownloadError
+from luma_download.model import LinkOutcome
+
+# Outcomes that are not error codes: a redirect, the JSON document, or data for a direct invoke.
+SERVED_OUTCOMES = frozenset({"redirect", "json", "data"})
+
+
+@dataclass(slots=True)
+class RequestRecord:
+    """Created by the handler per request and filled by the work; field names are a log contract."""
+
+    front_door: str
+    correlation_id: str | None = None
+    task_id: str | None = None
+    outcome: str | None = None  # redirect | json | data | an error code
+    status: int | None = None
+    link_cache: str | None = None
+    upstream_ms: float | None = None
+    video_url: str | None = None
+    source: str | None = None
+    error_type: str | None = None
+    upstream_status: int | None = None
+    detail: str | None = None
+    # A bug's exception: logged with its trace, never shown to a caller.
+    crash: BaseException | None = None
+
+    def served(self, found: LinkOutcome, outcome: str) -> None:
+        self.outcome = outcome
+        self.link_cache = found.link_cache
+        self.upstream_ms = found.upstream_ms
+        self.video_url = found.link.log_url
+        self.source = found.link.source
+
+    def failed(self, error: LumaDownloadError) -> None:
+        self.outcome = error.code
+        self.error_type = type(error).__name__
+        self.link_cache = error.link_cache
+        self.upstream_ms = error.upstream_ms
+        self.upstream_status = error.upstream_status
+        self.detail = error.detail
+
+    def crashed(self, error: BaseException) -> None:
+        self.outcome = "internal_error"
+        self.error_type = type(error).__name__
+        self.crash = error
+
+    @property
+    def error_code(self) -> str | None:
+        return None if self.outcome is None or self.outcome in SERVED_OUTCOMES else self.outcome
+
+    def log_fields(self) -> dict[str, object]:
+        """The fields that are known, for the ``request done`` line."""
+        fields: dict[str, object] = {
+            "front_door": self.front_door,
+            "correlation_id": self.correlation_id,
+            "task_id": self.task_id,
+            "outcome": self.outcome,
+            "status": self.status,
+            "link_cache": self.link_cache,
+            "upstream_ms": None if self.upstream_ms is None else round(self.upstream_ms, 1),
+            "video_url": self.video_url,
+            "source": self.source,
+            "error_type": self.error_type,
+            "upstream_status": self.upstream_status,
+            "detail": self.detail,
+        }
+        return {key: value for key, value in fields.items() if value is not None}

@@ -1,0 +1,107 @@
+"""The transport to the aggregator: one pooled GET, no redirects, body capped, waits bounded."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import urllib3
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    HTTPError,
+    MaxRetryError,
+    NameResolutionError,
+    NewConnectionError,
+    ReadTimeoutError,
+)
+from urllib3.util import Timeout
+
+from luma_download.errors import (
+    LumaDownloadError,
+    UpstreamError,
+    UpstreamTimeoutError,
+    UpstreamUnavailableError,
+)
+from luma_download.model import Deadline
+from luma_download.retry_policy import deadline_retry
+
+MAX_BODY_BYTES = 64 * 1024
+USER_AGENT = "luma-download/0.1 (+aws-lambda)"
+# urllib3 replaces (does not merge) a pool's default headers when a request passes its own.
+BASE_HEADERS = {"User-Agent": USER_AGENT, "Accept": "application/json"}
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamResponse:
+    status: int
+    body: bytes
+    retry_after: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    connect: float
+    read: float
+
+
+def build_pool_manager() -> urllib3.PoolManager:
+    """One pool for the container's life: warm invocations reuse the TLS connection."""
+    return urllib3.PoolManager(num_pools=4, maxsize=8, retries=False, headers=BASE_HEADERS)
+
+
+def get(
+    pool: urllib3.PoolManager, url: str, *, token: str, deadline: Deadline, timeouts: Timeouts
+) -> UpstreamResponse:
+    """GET ``url`` with the bearer token; transport failures become the error contract's types."""
+    remaining = deadline.remaining()
+    if remaining <= 0:
+        raise UpstreamTimeoutError("out of time before calling the upstream")
+    try:
+        response = pool.request(
+            "GET",
+            url,
+            headers={**BASE_HEADERS, "Authorization": f"Bearer {token}"},
+            timeout=Timeout(connect=min(timeouts.connect, remaining), read=min(timeouts.read, remaining)),
+            retries=deadline_retry(deadline, min(timeouts.connect + timeouts.read, remaining)),
+            redirect=False,
+            preload_content=False,
+        )
+    except MaxRetryError as exc:
+        raise transport_error(exc.reason) from None
+    except HTTPError as exc:
+        raise transport_error(exc) from None
+    try:
+        body = read_capped(response, deadline)
+    except HTTPError as exc:
+        response.close()
+        raise transport_error(exc) from None
+    except BaseException:
+        response.close()
+        raise
+    response.release_conn()
+    return UpstreamResponse(
+        status=response.status, body=body, retry_after=response.headers.get("Retry-After")
+    )
+
+
+def read_capped(response: urllib3.BaseHTTPResponse, deadline: Deadline) -> bytes:
+    declared = response.headers.get("Content-Length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise UpstreamError("upstream response is too large")
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.stream(16 * 1024):
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise UpstreamError("upstream response is too large")
+        if deadline.remaining() <= 0:
+            raise UpstreamTimeoutError("out of time while reading the upstream answer")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def transport_error(reason: Exception | None) -> LumaDownloadError:
+    if isinstance(reason, ReadTimeoutError):
+        return UpstreamTimeoutError("the aggregator did not answer in time")
+    if isinstance(reason, ConnectTimeoutError | NewConnectionError | NameResolutionError):
+        return UpstreamUnavailableError("the aggregator is unreachable", retry_after=5)
+    return UpstreamError("the aggregator broke the connection or spoke bad HTTP")
