@@ -8,9 +8,9 @@ environment; the interpreter's own start-up comes before the first line and is t
 
 - ``ours``: ``import handler`` (which builds the pool, the Secrets Manager client, the service),
   then ``handler.lambda_handler(event)``: a cache miss that reads the secret and asks the simulator.
-- ``floor``: the least any function on this stack does: import boto3, urllib3 and the Powertools
-  pieces the handler uses (Logger, Metrics, Tracer, the event handler resolvers, parameters), build a
-  Secrets Manager client and a pool, then read the secret once and make one pooled GET.
+- ``floor``: what the design card's packages cost: import boto3, urllib3 and the Powertools pieces
+  used per request (Logger, Metrics, the HTTP resolver; no X-Ray), build the Secrets Manager client
+  and a pool, then read the secret once and make one pooled GET.
 """
 
 import time
@@ -52,13 +52,8 @@ def floor(event_path: str) -> tuple[float, float, int]:
         task_id = json.load(source)["pathParameters"]["task_id"]
     import boto3  # noqa: PLC0415
     import urllib3  # noqa: PLC0415
-    from aws_lambda_powertools import Logger, Metrics, Tracer  # noqa: F401, PLC0415
-    from aws_lambda_powertools.event_handler import (  # noqa: F401, PLC0415
-        APIGatewayHttpResolver,
-        APIGatewayRestResolver,
-        LambdaFunctionUrlResolver,
-    )
-    from aws_lambda_powertools.utilities import parameters  # noqa: F401, PLC0415
+    from aws_lambda_powertools import Logger, Metrics  # noqa: F401, PLC0415
+    from aws_lambda_powertools.event_handler import APIGatewayHttpResolver  # noqa: F401, PLC0415
 
     client = boto3.client("secretsmanager")
     pool = urllib3.PoolManager()

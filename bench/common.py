@@ -45,9 +45,7 @@ class EventFactory:
 def lambda_runtime_environment() -> dict[str, str]:
     """The variables the Lambda runtime sets that the libraries read at import or per call.
 
-    ``LAMBDA_TASK_ROOT`` matters: without it the X-Ray SDK (imported by Powertools' Tracer) builds
-    its sampling-rule poller and two botocore X-Ray clients at import, which a real Lambda never does.
-    Tracing itself is off: there is no X-Ray daemon here (as in ``make run`` and the tests).
+    Powertools reads ``AWS_LAMBDA_FUNCTION_NAME`` and friends (cold-start flag, log fields).
     """
     return {
         "LAMBDA_TASK_ROOT": str(SRC),
@@ -58,7 +56,6 @@ def lambda_runtime_environment() -> dict[str, str]:
         "POWERTOOLS_SERVICE_NAME": SERVICE,
         "POWERTOOLS_METRICS_NAMESPACE": "LumaDownload",
         "POWERTOOLS_LOG_LEVEL": "INFO",
-        "POWERTOOLS_TRACE_DISABLED": "true",
     }
 
 

@@ -14,11 +14,15 @@ from bench.common import median, percentile
 
 CONTENDERS = {
     "floor": "floor: raw pooled urllib3 GET",
+    "framework": "framework floor: Powertools route, log line, EMF, constant 302",
     "peer": "hand-written peer",
     "miss": "ours, cache miss",
     "hit": "ours, cache hit",
 }
-COLOURS = {"floor": "#7f7f7f", "peer": "#d62728", "miss": "#1f77b4", "hit": "#2ca02c"}
+COLOURS = {"floor": "#7f7f7f", "framework": "#9467bd", "peer": "#d62728", "miss": "#1f77b4", "hit": "#2ca02c"}
+HIT_TARGET = 1.15  # hit p50 / framework floor p50
+MISS_TARGET = 1.15  # miss p50 / (raw GET p50 + framework floor p50)
+COLD_TARGET = 1.05
 
 
 @dataclass
@@ -71,23 +75,19 @@ def cold_stats(results: Results) -> dict[str, dict[str, float]]:
 def targets(results: Results) -> list[Target]:
     warm = warm_stats(results)
     cold = cold_stats(results)
-    floor, peer = warm["floor"]["p50"], warm["peer"]["p50"]
+    floor, framework, peer = warm["floor"]["p50"], warm["framework"]["p50"], warm["peer"]["p50"]
     ours_counts = results.counts["ours"]
     cold_ratio = cold["ours"]["cold_ms"] / cold["floor"]["cold_ms"]
+    hit_ratio = warm["hit"]["p50"] / framework
+    miss_ratio = warm["miss"]["p50"] / (floor + framework)
     return [
+        Target("cache hit p50 / framework floor p50", hit_ratio, f"{hit_ratio:.2f}", HIT_TARGET, "≤ 1.15"),
         Target(
-            "miss p50 / floor p50",
-            warm["miss"]["p50"] / floor,
-            f"{warm['miss']['p50'] / floor:.2f}",
-            1.3,
-            "≤ 1.3",
-        ),
-        Target(
-            "hit p50 / floor p50",
-            warm["hit"]["p50"] / floor,
-            f"{warm['hit']['p50'] / floor:.2f}",
-            0.3,
-            "≤ 0.3",
+            "cache miss p50 / (raw GET p50 + framework floor p50)",
+            miss_ratio,
+            f"{miss_ratio:.2f}",
+            MISS_TARGET,
+            "≤ 1.15",
         ),
         Target(
             "our miss p50 / hand-written peer p50",
@@ -103,7 +103,13 @@ def targets(results: Results) -> list[Target]:
             1,
             "≤ 1",
         ),
-        Target("cold start / cold floor (medians)", cold_ratio, f"{cold_ratio:.2f}", 1.15, "≤ 1.15"),
+        Target(
+            "cold start / cold floor (medians; the card's packages, no X-Ray)",
+            cold_ratio,
+            f"{cold_ratio:.2f}",
+            COLD_TARGET,
+            "≤ 1.05",
+        ),
         Target(
             f"peak RSS after {results.rss['ids_sent']:,} distinct ids",
             results.rss["peak_rss_mb"],
@@ -167,7 +173,7 @@ def render(results: Results) -> tuple[list[str], list[str], bool]:
         [
             "ours (import handler + first call, a miss)"
             if kind == "ours"
-            else "floor (imports + secret + one GET)",
+            else "floor (the card's imports, no X-Ray + secret + one GET)",
             f"{stats['cold_ms']:.0f}",
             f"{stats['import_ms']:.0f}",
             f"{stats['first_call_ms']:.1f}",
@@ -296,12 +302,15 @@ def render(results: Results) -> tuple[list[str], list[str], bool]:
         "aggregator simulator (`local/aggregator.py`) serves completed tasks, presigning a fresh URL "
         "on every request. Both run in the parent process; the functions run in child processes, so "
         "they never share a GIL (or a core's time slice) with the servers, as in production.",
-        f"- Warm: one child process holds all four contenders; each of {results.warm['iterations']:,} "
-        f"iterations (after {results.options['warmup']} untimed ones) calls each once, taking all 24 "
-        "orders of the four in turn, so each runs in every position and right after every other "
+        f"- Warm: one child process holds all five contenders; each of {results.warm['iterations']:,} "
+        f"iterations (after {results.options['warmup']} untimed ones) calls each once, taking all 120 "
+        "orders of the five in turn, so each runs in every position and right after every other "
         "equally often and machine noise (such as the servers' clean-up after the peer's new "
         "connection) falls on all alike. The floor is a raw pooled "
         "`urllib3` GET with the bearer header to the same simulator endpoint our handler asks; the "
+        "framework floor is `bench/framework_floor.py` (the Powertools HTTP resolver routing the same "
+        "path, Logger's context injection and one INFO line, Metrics with one count flushed as EMF, "
+        "a constant 302): what any handler on the required stack pays per request; the "
         "peer is `bench/peer_handler.py` (boto3 client at module scope, `get_secret_value` on every "
         "call, a new connection per call with `urllib.request`, no cache, one printed JSON line per "
         "request); *miss* sends a task id never seen before each time, *hit* the same id every time.",
@@ -310,10 +319,8 @@ def render(results: Results) -> tuple[list[str], list[str], bool]:
         "built, encoded and written with one write(2), as into Lambda's stdout pipe; only the bytes "
         "are dropped.",
         "- The children get the variables the Lambda runtime sets (`LAMBDA_TASK_ROOT`, "
-        "`AWS_LAMBDA_FUNCTION_NAME`, memory size, ...). Tracing is off "
-        "(`POWERTOOLS_TRACE_DISABLED=true`): there is no X-Ray daemon here, as in `make run` and the "
-        "tests; deployed with `Tracing: Active`, a miss also pays for the X-Ray subsegment of its "
-        "upstream GET.",
+        "`AWS_LAMBDA_FUNCTION_NAME`, memory size, ...). The function carries no tracing SDK: "
+        "deployed with `Tracing: Active`, Lambda records each invocation's segment outside it.",
         f"- Cold: {results.options['cold_runs']} fresh processes of each kind, alternating, after one "
         "discarded run of each (byte-code compiled, files in the page cache). Medians are compared.",
         "- Percentiles are nearest-rank over all samples; nothing is trimmed.",
@@ -381,12 +388,15 @@ def plot(results: Results, path: Path) -> None:
             label=f"{label} (p50 {warm[name]['p50']:,.0f} µs)",
         )
         left.axvline(warm[name]["p50"], color=COLOURS[name], linestyle=":", linewidth=1)
-    floor = warm["floor"]["p50"]
-    for factor, name, text in ((1.3, "miss", "miss target"), (0.3, "hit", "hit target")):
-        left.axvline(floor * factor, color=COLOURS[name], linestyle="--", linewidth=1, alpha=0.7)
+    floor, framework = warm["floor"]["p50"], warm["framework"]["p50"]
+    for limit, name, text in (
+        (MISS_TARGET * (floor + framework), "miss", f"miss target\n{MISS_TARGET} x (GET + framework)"),
+        (HIT_TARGET * framework, "hit", f"hit target\n{HIT_TARGET} x framework"),
+    ):
+        left.axvline(limit, color=COLOURS[name], linestyle="--", linewidth=1, alpha=0.7)
         left.annotate(
-            f"{text}\n{factor} x floor p50",
-            (floor * factor, 0.5),
+            text,
+            (limit, 0.5),
             xytext=(3, 0),
             textcoords="offset points",
             fontsize=8,
@@ -443,7 +453,7 @@ def plot(results: Results, path: Path) -> None:
     right.set_ylim(-0.5, len(kinds) - 0.1)
     right.legend(loc="upper left", fontsize=8, ncol=2)
     figure.suptitle(
-        f"make bench, {results.when:%Y-%m-%d}: luma-download handler vs floor and hand-written peer"
+        f"make bench, {results.when:%Y-%m-%d}: luma-download handler vs floors and hand-written peer"
     )
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)

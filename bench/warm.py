@@ -1,9 +1,10 @@
 """Warm latencies, interleaved: ``python -m bench.warm CONFIG.json OUT.json`` (started by bench.run).
 
 One process holds all contenders, like one warm container each: the floor (a raw pooled urllib3 GET
-to the simulator), the hand-written peer, our handler on a cache miss (a new task id each call) and
-on a cache hit (the same task id). Each iteration calls every contender once, in one of all
-their orders in turn, so machine noise lands on all of them alike. The function logs at INFO into /dev/null.
+to the simulator), the framework floor (``bench/framework_floor.py``), the hand-written peer, our
+handler on a cache miss (a new task id each call) and on a cache hit (the same task id). Each
+iteration calls every contender once, in one of all their orders in turn, so machine noise lands on
+all of them alike. The functions log at INFO into /dev/null.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ def main(config_path: str, out_path: str) -> int:
     import urllib3  # noqa: PLC0415
 
     import handler  # noqa: PLC0415
-    from bench import peer_handler  # noqa: PLC0415
+    from bench import framework_floor, peer_handler  # noqa: PLC0415
 
     make_event = EventFactory()
     miss_events = [make_event(task_id) for task_id in config["miss_ids"]]
@@ -58,6 +59,9 @@ def main(config_path: str, out_path: str) -> int:
 
     def floor(i: int) -> int:
         return floor_pool.request("GET", floor_url, headers=floor_headers).status
+
+    def framework(i: int) -> int:
+        return int(framework_floor.lambda_handler(hit_event, Context(next(counter)))["statusCode"])
 
     def peer(i: int) -> int:
         return int(
@@ -74,6 +78,7 @@ def main(config_path: str, out_path: str) -> int:
 
     contenders: dict[str, tuple[Callable[[int], int], int]] = {
         "floor": (floor, 200),
+        "framework": (framework, 302),
         "peer": (peer, 302),
         "miss": (miss, 302),
         "hit": (hit, 302),

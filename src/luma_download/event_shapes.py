@@ -1,8 +1,12 @@
-"""Which front door an event came through. The resolvers crash on shapes they do not know: ask first."""
+"""Which front door an event came through. The resolvers crash on shapes they do not know: ask first.
+
+Lambda hands over JSON objects as ``dict``: the checks are on ``dict`` (cheaper than ``Mapping``).
+An HTTP-shaped event must also carry its headers and query parameters as string maps, as API
+Gateway and Function URLs always do; a hand-made one that does not is ``unknown`` (a 400).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Literal
 
 from luma_download.workflow import is_direct_invoke
@@ -13,14 +17,42 @@ FrontDoor = Literal["direct", "http_api", "rest_api", "function_url", "unknown"]
 def front_door(event: object) -> FrontDoor:
     if is_direct_invoke(event):
         return "direct"
-    if not isinstance(event, Mapping) or not isinstance(event.get("requestContext"), Mapping):
+    if not isinstance(event, dict):
         return "unknown"
-    context = event["requestContext"]
-    if event.get("version") == "2.0" and isinstance(context.get("http"), Mapping):
-        if not isinstance(event.get("rawPath"), str) or not isinstance(context["http"].get("method"), str):
+    context = event.get("requestContext")
+    if not isinstance(context, dict) or not _string_maps(event):
+        return "unknown"
+    http = context.get("http")
+    if event.get("version") == "2.0" and isinstance(http, dict):
+        if not isinstance(event.get("rawPath"), str) or not isinstance(http.get("method"), str):
             return "unknown"
         # Function URL events look like HTTP API ones; only the domain tells them apart.
         return "function_url" if ".lambda-url." in str(context.get("domainName", "")) else "http_api"
     if isinstance(event.get("httpMethod"), str) and isinstance(event.get("path"), str):
         return "rest_api"
     return "unknown"
+
+
+def _string_maps(event: dict[str, object]) -> bool:
+    """Headers, query and path parameters are absent, null, or maps of strings to strings."""
+    for key in ("headers", "queryStringParameters", "pathParameters"):
+        value = event.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, dict):
+            return False
+        for name, item in value.items():
+            if not isinstance(name, str) or not isinstance(item, str):
+                return False
+    for key in ("multiValueHeaders", "multiValueQueryStringParameters"):
+        value = event.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, dict):
+            return False
+        for name, items in value.items():
+            if not isinstance(name, str) or not isinstance(items, list):
+                return False
+            if not all(isinstance(item, str) for item in items):
+                return False
+    return True

@@ -49,7 +49,8 @@ def build_resolver(resolver_cls: type[R], get_link: LinkGetter, *, cache_margin_
             "Cache-Control": cache_control(link, datetime.now(UTC), cache_margin_seconds),
             "Vary": VARY,
         }
-        if wants_json(app.current_event.headers.get("accept"), app.current_event.query_string_parameters):
+        event = app.current_event.raw_event
+        if wants_json(accept_header(event.get("headers")), event.get("queryStringParameters")):
             this.served(found, "json")
             return Response(
                 status_code=200,
@@ -116,6 +117,20 @@ def cache_control(link: DownloadLink, now: datetime, margin_seconds: int) -> str
         return "no-store"
     max_age = int((link.expires_at - now).total_seconds()) - margin_seconds
     return f"private, max-age={max(max_age, 0)}"
+
+
+def accept_header(headers: dict[str, str] | None) -> str | None:
+    """``Accept``, whatever its case: HTTP APIs and Function URLs send lower case, REST APIs as sent.
+
+    Read from the raw event (``front_door`` checked it is a map of strings): building Powertools'
+    case-insensitive copy of every header costs more than the rest of a cache hit's own work.
+    """
+    if not headers:
+        return None
+    value = headers.get("accept")
+    if value is None:
+        value = next((item for name, item in headers.items() if name.lower() == "accept"), None)
+    return value
 
 
 def wants_json(accept: str | None, query: dict[str, str] | None) -> bool:

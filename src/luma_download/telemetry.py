@@ -9,10 +9,12 @@ from luma_download.request_record import RequestRecord
 
 
 def report(record: RequestRecord, logger: Logger, metrics: Metrics) -> None:
-    """Log the record once and count it (EMF, flushed by ``log_metrics`` when the invocation ends)."""
+    """Log the record once and count it (EMF, flushed by ``log_metrics`` when the invocation ends).
+
+    Each EMF metric costs a cache hit ~4 us, so redirects are not counted apart: the line's
+    ``outcome`` splits ``Requests``, and ``Errors`` counts the rest by code.
+    """
     metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
-    if record.status == 302:
-        metrics.add_metric(name="Redirects", unit=MetricUnit.Count, value=1)
     if record.link_cache == "hit":
         metrics.add_metric(name="LinkCacheHits", unit=MetricUnit.Count, value=1)
     elif record.link_cache == "miss":

@@ -16,7 +16,10 @@ from luma_download.task_id import validate_task_id
 
 
 def is_direct_invoke(event: object) -> bool:
-    return isinstance(event, Mapping) and "task_id" in event and "requestContext" not in event
+    """``{"task_id": ...}`` with any other keys, except an API Gateway request's own context."""
+    return (
+        isinstance(event, dict) and "task_id" in event and not isinstance(event.get("requestContext"), dict)
+    )
 
 
 def task_id_from_event(event: Mapping[str, Any]) -> str:

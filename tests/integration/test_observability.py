@@ -131,7 +131,7 @@ def test_concurrent_lookups_keep_their_own_upstream_time(
     assert outcomes[fast].upstream_ms < 300
 
 
-def test_metrics_count_redirects_latency_and_errors_by_code(
+def test_metrics_count_requests_cache_latency_and_errors_by_code(
     function: ModuleType,
     aggregator: Aggregator,
     event: Callable[..., Any],
@@ -143,7 +143,8 @@ def test_metrics_count_redirects_latency_and_errors_by_code(
 
     blobs = emf_blobs(capsys.readouterr().out)
 
-    assert any(blob.get("Redirects") == [1.0] for blob in blobs)
+    assert [blob["Requests"] for blob in blobs if "Requests" in blob] == [[1.0], [1.0]]
+    assert any(blob.get("LinkCacheMisses") == [1.0] for blob in blobs)
     assert any("UpstreamLatency" in blob for blob in blobs)
     errors = [blob for blob in blobs if "Errors" in blob]
     assert [blob["ErrorCode"] for blob in errors] == ["task_not_found"]

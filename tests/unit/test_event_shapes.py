@@ -55,3 +55,31 @@ def test_the_http_events_parse_as_aws_sends_them() -> None:
     url = LambdaFunctionUrlEvent(load_event("function_url_get.json"))
     assert url.request_context.domain_name.endswith(".lambda-url.us-east-1.on.aws")
     assert url.path_parameters is None or url.path_parameters == {}
+
+
+@pytest.mark.parametrize(
+    ("name", "key", "value"),
+    [
+        ("http_api_get.json", "headers", [["accept", "*/*"]]),  # headers as a list
+        ("http_api_get.json", "headers", {"accept": 3}),  # a non-string header value
+        ("http_api_get.json", "queryStringParameters", [["format", "json"]]),
+        ("http_api_get.json", "pathParameters", {"task_id": None}),
+        ("rest_api_get.json", "multiValueHeaders", {"Accept": "*/*"}),  # not a list
+        ("rest_api_get.json", "multiValueQueryStringParameters", {"format": [1]}),
+        ("function_url_get.json", "headers", "accept: */*"),
+    ],
+)
+def test_http_shaped_events_with_wrongly_typed_maps_are_unknown(name: str, key: str, value: object) -> None:
+    event = load_event(name)
+    assert front_door(event) != "unknown"  # the event as AWS sends it is recognised
+
+    event[key] = value
+
+    assert front_door(event) == "unknown"
+
+
+@pytest.mark.parametrize("extra", [{"requestContext": None}, {"requestContext": "step functions"}, {"x": 1}])
+def test_direct_invoke_ignores_other_keys_unless_they_make_an_api_gateway_request(extra: object) -> None:
+    assert isinstance(extra, dict)
+    assert front_door({"task_id": "abc", **extra}) == "direct"
+    assert front_door({**load_event("http_api_get.json"), "task_id": "abc"}) == "http_api"
