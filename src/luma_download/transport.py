@@ -15,6 +15,7 @@ from urllib3.exceptions import (
 )
 from urllib3.util import Timeout
 
+from luma_download.deadline_socket import POOL_CLASSES, bounded_by
 from luma_download.errors import (
     LumaDownloadError,
     UpstreamError,
@@ -45,42 +46,49 @@ class Timeouts:
 
 def build_pool_manager() -> urllib3.PoolManager:
     """One pool for the container's life: warm invocations reuse the TLS connection."""
-    return urllib3.PoolManager(num_pools=4, maxsize=8, retries=False, headers=BASE_HEADERS)
+    pool = urllib3.PoolManager(num_pools=4, maxsize=8, retries=False, headers=BASE_HEADERS)
+    # Its connections end every read at the deadline of the exchange under way (see ``get``).
+    pool.pool_classes_by_scheme = POOL_CLASSES
+    return pool
 
 
 def get(
     pool: urllib3.PoolManager, url: str, *, token: str, deadline: Deadline, timeouts: Timeouts
 ) -> UpstreamResponse:
-    """GET ``url`` with the bearer token; transport failures become the error contract's types."""
+    """GET ``url`` with the bearer token; transport failures become the error contract's types.
+
+    The whole exchange (connect, status line, headers, body, retries) ends by ``deadline``.
+    """
     remaining = deadline.remaining()
     if remaining <= 0:
         raise UpstreamTimeoutError("out of time before calling the upstream")
-    try:
-        response = pool.request(
-            "GET",
-            url,
-            headers={**BASE_HEADERS, "Authorization": f"Bearer {token}"},
-            timeout=Timeout(connect=min(timeouts.connect, remaining), read=min(timeouts.read, remaining)),
-            retries=deadline_retry(deadline, min(timeouts.connect + timeouts.read, remaining)),
-            redirect=False,
-            preload_content=False,
+    with bounded_by(deadline):
+        try:
+            response = pool.request(
+                "GET",
+                url,
+                headers={**BASE_HEADERS, "Authorization": f"Bearer {token}"},
+                timeout=Timeout(connect=min(timeouts.connect, remaining), read=min(timeouts.read, remaining)),
+                retries=deadline_retry(deadline, min(timeouts.connect + timeouts.read, remaining)),
+                redirect=False,
+                preload_content=False,
+            )
+        except MaxRetryError as exc:
+            raise transport_error(exc.reason) from None
+        except HTTPError as exc:
+            raise transport_error(exc) from None
+        try:
+            body = read_capped(response, deadline)
+        except HTTPError as exc:
+            response.close()
+            raise transport_error(exc) from None
+        except BaseException:
+            response.close()
+            raise
+        response.release_conn()
+        return UpstreamResponse(
+            status=response.status, body=body, retry_after=response.headers.get("Retry-After")
         )
-    except MaxRetryError as exc:
-        raise transport_error(exc.reason) from None
-    except HTTPError as exc:
-        raise transport_error(exc) from None
-    try:
-        body = read_capped(response, deadline)
-    except HTTPError as exc:
-        response.close()
-        raise transport_error(exc) from None
-    except BaseException:
-        response.close()
-        raise
-    response.release_conn()
-    return UpstreamResponse(
-        status=response.status, body=body, retry_after=response.headers.get("Retry-After")
-    )
 
 
 def read_capped(response: urllib3.BaseHTTPResponse, deadline: Deadline) -> bytes:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import socket
+import threading
+import time
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
@@ -156,3 +159,72 @@ def test_unreachable_upstream_is_503(variant: Callable[..., Any], event: Callabl
     assert response["statusCode"] == 503
     assert json.loads(response["body"])["error"]["code"] == "upstream_unavailable"
     assert response["headers"]["Retry-After"] == "5"
+
+
+class DrippingServer:
+    """A loopback server that sends ``answer`` one byte every ``interval`` seconds, then closes."""
+
+    def __init__(self, answer: bytes, interval: float = 0.2) -> None:
+        self.answer, self.interval = answer, interval
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+
+    def serve(self) -> None:
+        self.listener.settimeout(0.2)
+        while not self.stop.is_set():
+            try:
+                client, _ = self.listener.accept()
+            except TimeoutError:
+                continue
+            threading.Thread(target=self.drip, args=(client,), daemon=True).start()
+
+    def drip(self, client: socket.socket) -> None:
+        with client:
+            client.recv(65536)
+            for byte in self.answer[:200]:  # bounded: at most 200 bytes, 40 s at the slowest
+                if self.stop.wait(self.interval):
+                    return
+                try:
+                    client.sendall(bytes([byte]))
+                except OSError:
+                    return
+
+    def close(self) -> None:
+        self.stop.set()
+        self.listener.close()
+
+
+BODY = b'{"url": "https://x.r2.cloudflarestorage.com/v.mp4"}'
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        pytest.param(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n", id="status-and-headers"),
+        pytest.param(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(BODY), BODY), id="body"),
+    ],
+)
+def test_a_dripping_aggregator_is_cut_off_at_the_deadline(
+    variant: Callable[..., Any], event: Callable[..., Any], answer: bytes
+) -> None:
+    server = DrippingServer(answer if b"Content-Length" in answer else answer * 10)
+    try:
+        # Each byte arrives well inside the 1 s read timeout: only the whole exchange can run out.
+        handle = variant(UPSTREAM_BASE_URL=server.base_url)
+        started = time.monotonic()
+        response = handle(event("http_api_get.json"), LocalLambdaContext(timeout_seconds=3))
+        elapsed = time.monotonic() - started
+    finally:
+        server.close()
+
+    assert (response["statusCode"], json.loads(response["body"])["error"]["code"]) == (
+        504,
+        "upstream_timeout",
+    )
+    assert elapsed < 3.0  # inside the invocation's time (3 s), less the reserve to answer
