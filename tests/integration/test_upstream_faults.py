@@ -182,6 +182,8 @@ class DrippingServer:
                 client, _ = self.listener.accept()
             except TimeoutError:
                 continue
+            except OSError:
+                return  # closed by close()
             threading.Thread(target=self.drip, args=(client,), daemon=True).start()
 
     def drip(self, client: socket.socket) -> None:
