@@ -32,7 +32,7 @@ test: lint ## lint, type check, then every test with coverage
 run: $(STAMP) ## the API on http://127.0.0.1:3000 (PORT=...), demo aggregator + embedded AWS; docs/local-run.md
 	$(PY) -m local.run
 
-bench: $(STAMP) ## ours vs floor vs hand-written peer on loopback (~2 min); writes docs/benchmarks.md and .png
+bench: $(STAMP) ## ours vs the floors and a hand-written peer on loopback (about a minute); writes docs/benchmarks.md and .png
 	$(PY) -m pip install --quiet --disable-pip-version-check -r bench/requirements.txt
 	$(PY) -m bench.run $(BENCH_ARGS)
 
