@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -132,3 +132,26 @@ def test_redaction_keeps_what_helps_and_hides_what_signs() -> None:
 
 def test_redaction_drops_credentials_and_fragments() -> None:
     assert redact_url("https://user:pw@host.example.com:8443/p#frag") == "https://host.example.com:8443/p"
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "?X-Amz-Date=20990101T000000Z&X-Amz-Expires=3600&X-Amz-Signature=abc",  # dated 2099
+        "?Expires=4102444800&Signature=abc",  # 2100, as an epoch
+        "?Expires=999999999999&Signature=abc",
+    ],
+)
+def test_expiry_never_lies_beyond_seven_days(query: str) -> None:
+    now = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+    seven_days = timedelta(days=7)
+
+    assert expiry_of(R2 + query, now) == now + seven_days
+    # An honest link is left as it is.
+    honest = R2 + "?X-Amz-Date=20261125T115000Z&X-Amz-Expires=3600&X-Amz-Signature=abc"
+    assert expiry_of(honest, now) == datetime(2026, 11, 25, 12, 50, tzinfo=UTC)
+
+
+def test_redaction_keeps_shown_values_exactly_as_sent() -> None:
+    redacted = redact_url(R2 + "?X-Amz-Date=20240707T160315Z&X-Amz-Credential=a%2Fb&empty&x=")
+    assert redacted == R2 + "?X-Amz-Date=20240707T160315Z&X-Amz-Credential=REDACTED&empty=REDACTED&x=REDACTED"
