@@ -62,6 +62,7 @@ class Service:
     handle: Handler
     get_link: LinkGetter
     link_cache: LinkCache | None
+    tokens: TokenSource | None
     # One resolver per HTTP front door ("http_api", "rest_api", "function_url"): the routes, for docs.
     resolvers: Mapping[str, ApiGatewayResolver]
 
@@ -71,6 +72,7 @@ def build_service(
 ) -> Service:
     """Wire settings, token, upstream, cache and resolvers; a bad setting becomes a 500 per request."""
     link_cache: LinkCache | None = None
+    tokens: TokenSource | None = None
     get_link: LinkGetter
     try:
         settings = load_settings(environ)
@@ -132,7 +134,9 @@ def build_service(
         finally:
             report(record, logger, metrics)
 
-    return Service(handle=handle, get_link=get_link, link_cache=link_cache, resolvers=resolvers)
+    return Service(
+        handle=handle, get_link=get_link, link_cache=link_cache, tokens=tokens, resolvers=resolvers
+    )
 
 
 def resolve(resolver: ApiGatewayResolver, event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:

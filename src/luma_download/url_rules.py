@@ -6,7 +6,7 @@ import ipaddress
 import re
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from luma_download.errors import UpstreamError
 
@@ -19,6 +19,8 @@ _MAX_PRESIGN_SECONDS = 7 * 24 * 3600  # SigV4's own ceiling
 _VISIBLE_ASCII = re.compile(r"[\x21-\x7e]*", re.ASCII)
 _IPV4_CHARACTERS = frozenset("0123456789.")  # an IPv6 address always has a ":"
 _AMZ_DATE = re.compile(r"[0-9]{8}T[0-9]{6}Z", re.ASCII)
+# A host name is letters, digits, dots and hyphens: nothing a consumer could decode into another host.
+_HOST_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?", re.ASCII)
 
 
 def is_loopback_host(host: str) -> bool:
@@ -64,9 +66,11 @@ def check_video_url(url: object, allowed_hosts: Iterable[str], *, allow_loopback
         _ = parts.port  # raises ValueError on a malformed port
     except ValueError:
         raise UpstreamError("upstream video URL is malformed") from None
-    if parts.username is not None or parts.password is not None:
+    if parts.username is not None or parts.password is not None or "@" in parts.netloc:
         raise UpstreamError("upstream video URL carries credentials")
     loopback = is_loopback_host(host)
+    if _HOST_NAME.fullmatch(host) is None and not (loopback and allow_loopback):
+        raise UpstreamError("upstream video URL has a malformed host")
     if parts.scheme == "http" and loopback and allow_loopback:
         return url
     if parts.scheme != "https":
@@ -74,6 +78,13 @@ def check_video_url(url: object, allowed_hosts: Iterable[str], *, allow_loopback
     if (loopback and allow_loopback) or host_is_allowed(host, allowed_hosts):
         return url
     raise UpstreamError("upstream video URL points to a host that is not allowed")
+
+
+def holds_secret(url: str, secrets: Iterable[str]) -> bool:
+    """Whether ``url`` carries one of ``secrets``, as sent or percent-decoded, in any case."""
+    decoded = unquote(url).lower()
+    raw = url.lower()
+    return any(secret and (secret.lower() in raw or secret.lower() in decoded) for secret in secrets)
 
 
 def expiry_of(url: str, now: datetime | None = None) -> datetime | None:

@@ -6,7 +6,14 @@ import pytest
 
 from luma_download.errors import UpstreamError
 from luma_download.settings import DEFAULT_ALLOWED_REDIRECT_HOSTS
-from luma_download.url_rules import check_video_url, expiry_of, host_is_allowed, is_loopback_host, redact_url
+from luma_download.url_rules import (
+    check_video_url,
+    expiry_of,
+    holds_secret,
+    host_is_allowed,
+    is_loopback_host,
+    redact_url,
+)
 
 ALLOWED = tuple(DEFAULT_ALLOWED_REDIRECT_HOSTS.split(","))
 R2 = "https://dc53a917.r2.cloudflarestorage.com/bucket/v.mp4"
@@ -155,3 +162,34 @@ def test_expiry_never_lies_beyond_seven_days(query: str) -> None:
 def test_redaction_keeps_shown_values_exactly_as_sent() -> None:
     redacted = redact_url(R2 + "?X-Amz-Date=20240707T160315Z&X-Amz-Credential=a%2Fb&empty&x=")
     assert redacted == R2 + "?X-Amz-Date=20240707T160315Z&X-Amz-Credential=REDACTED&empty=REDACTED&x=REDACTED"
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "evil.com%2f.r2.cloudflarestorage.com",  # decodes to evil.com/ ...
+        "evil.com%40x.r2.cloudflarestorage.com",  # decodes to evil.com@ ...
+        "x.r2.cloudflarestorage.com%00",
+        "-x.r2.cloudflarestorage.com",
+        "x_y.r2.cloudflarestorage.com",
+    ],
+)
+def test_hosts_are_letters_digits_dots_and_hyphens(host: str) -> None:
+    with pytest.raises(UpstreamError):
+        check_video_url(f"https://{host}/v.mp4", ALLOWED, allow_loopback=False)
+    good = "https://a-b.x9.r2.cloudflarestorage.com/v.mp4"
+    assert check_video_url(good, ALLOWED, allow_loopback=False) == good
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        R2 + "?token=sk-live-123456789",
+        "https://sk-live-123456789.r2.cloudflarestorage.com/v.mp4",
+        R2.replace("/bucket/", "/SK-LIVE-123456789/"),
+        R2 + "?t=sk%2Dlive%2D123456789",
+    ],
+)
+def test_a_link_holding_a_token_we_sent_is_recognised(url: str) -> None:
+    assert holds_secret(url, ("other", "sk-live-123456789"))
+    assert not holds_secret(R2 + "?X-Amz-Signature=abc", ("sk-live-123456789",))
