@@ -59,6 +59,8 @@ class TokenSource:
         self._cached_until = 0.0
         self._forced_at = -FORCED_READ_INTERVAL_SECONDS
         self._lock = threading.Lock()
+        # The secret value last parsed and its token: Powertools hands back the same cached object.
+        self._parsed: tuple[object, str] | None = None
 
     def recent(self) -> tuple[str, ...]:
         """The tokens this container has read, newest last."""
@@ -93,7 +95,11 @@ class TokenSource:
         return raw
 
     def _token(self, raw: object) -> str:
+        parsed = self._parsed
+        if parsed is not None and parsed[0] is raw:
+            return parsed[1]
         token = token_from_secret(raw, self._field)
+        self._parsed = (raw, token)
         if not self._used or self._used[-1] != token:
             if token in self._used:
                 self._used.remove(token)
