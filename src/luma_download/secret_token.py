@@ -18,8 +18,8 @@ from concurrent.futures import TimeoutError as FutureTimeoutError
 
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotocoreConnectionError
-from botocore.exceptions import ReadTimeoutError as BotocoreReadTimeoutError
 
 from luma_download.errors import ConfigurationError, UpstreamTimeoutError, UpstreamUnavailableError
 from luma_download.model import Deadline
@@ -125,9 +125,15 @@ def _within(deadline: Deadline, read: Callable[..., object], **kwargs: object) -
 
 def _secret_error(cause: BaseException | None) -> Exception:
     """Powertools wraps the SDK's error; its implicit context says what really happened."""
-    if isinstance(cause, BotocoreConnectionError | BotocoreReadTimeoutError):
-        return UpstreamUnavailableError("Secrets Manager is unreachable", retry_after=5)
-    error_code = getattr(cause, "response", {}).get("Error", {}).get("Code", type(cause).__name__)
+    # Refused, reset, closed early, timed out: the transport failed, not the configuration.
+    if isinstance(cause, BotocoreConnectionError | HTTPClientError):
+        return UpstreamUnavailableError(
+            "Secrets Manager is unreachable", retry_after=5, detail=f"GetSecretValue: {type(cause).__name__}"
+        )
+    if isinstance(cause, ClientError):
+        error_code = str(cause.response.get("Error", {}).get("Code", "ClientError"))
+    else:
+        error_code = type(cause).__name__
     if error_code in TRANSIENT_ERROR_CODES:
         return UpstreamUnavailableError(
             "Secrets Manager is unavailable; try again", retry_after=5, detail=f"GetSecretValue: {error_code}"

@@ -24,7 +24,6 @@ from tests.faults.conftest import (
     TASK_PATH,
     Rig,
     check,
-    defect,
     json_reply,
     link_reply,
 )
@@ -100,7 +99,6 @@ CASES = [
             dripped(b"", WHOLE_ANSWER), budget=SHORT_BUDGET, status=504, code="upstream_timeout", calls=1
         ),
         id="drip-status-line",
-        marks=defect(1),
     ),
     pytest.param(
         on_download(
@@ -111,14 +109,12 @@ CASES = [
             calls=1,
         ),
         id="drip-headers",
-        marks=defect(1),
     ),
     pytest.param(
         on_download(
             dripped(GOOD_HEAD, GOOD_BODY), budget=SHORT_BUDGET, status=504, code="upstream_timeout", calls=1
         ),
         id="drip-content-length-body",
-        marks=defect(1),
     ),
     # -- connections: refused, reset, closed, truncated ------------------------------------------
     pytest.param(Case({}, status=503, code="upstream_unavailable", calls=0, refuse=True), id="refused"),
@@ -199,17 +195,14 @@ CASES = [
     pytest.param(
         on_download(reply(429, b"", [("Retry-After", "soon")]), status=429, code="rate_limited", calls=1),
         id="429-wait-soon",
-        marks=defect(8),
     ),
     pytest.param(
         on_download(reply(429, b"", [("Retry-After", "-5")]), status=429, code="rate_limited", calls=1),
         id="429-wait-negative",
-        marks=defect(8),
     ),
     pytest.param(
         on_download(reply(429, b"", [("Retry-After", "1.5")]), status=429, code="rate_limited", calls=1),
         id="429-wait-fraction",
-        marks=defect(8),
     ),
     # -- redirects --------------------------------------------------------------------------------
     pytest.param(
@@ -309,12 +302,10 @@ CASES = [
     pytest.param(
         on_download(reply(200, NESTED_LIST), status=502, code="bad_upstream", calls=1),
         id="nested-list-on-200",
-        marks=defect(3),
     ),
     pytest.param(
         on_download(reply(200, NESTED_OBJECT), status=502, code="bad_upstream", calls=1),
         id="nested-object-on-200",
-        marks=defect(3),
     ),
     pytest.param(
         on_download(reply(404, b'{"detail": "task not found"}'), status=404, code="task_not_found", calls=1),
@@ -323,19 +314,16 @@ CASES = [
     pytest.param(
         on_download(reply(404, NESTED_LIST), status=404, code="task_not_found", calls=1),
         id="nested-on-404",
-        marks=defect(3),
     ),
     pytest.param(
         on_download(
             reply(429, NESTED_LIST, [("Retry-After", "120")]), status=429, code="rate_limited", calls=1
         ),
         id="nested-on-429",
-        marks=defect(3),
     ),
     pytest.param(
         on_download(reply(500, NESTED_OBJECT), budget=5, status=502, code="bad_upstream", calls=3),
         id="nested-on-5xx-storm",
-        marks=defect(3),
     ),
     pytest.param(
         Case(
@@ -348,14 +336,12 @@ CASES = [
             calls=2,
         ),
         id="nested-task-document",
-        marks=defect(3),
     ),
     pytest.param(
         on_download(
             reply(200, NESTED_LIST), status=502, code="bad_upstream", calls=1, event="direct_invoke.json"
         ),
         id="nested-direct-invoke",
-        marks=defect(3),
     ),
 ]
 

@@ -22,7 +22,6 @@ from tests.faults.conftest import (
     TOKEN,
     Rig,
     check,
-    defect,
     json_reply,
     link_reply,
 )
@@ -71,16 +70,10 @@ LIES = [
     pytest.param(f"{R2}/vid\u00e9o.mp4", id="non-ascii-path"),
     pytest.param(f"{GOOD_URL}&pad={'x' * 5000}", id="too-long"),
     # encoded or odd characters in the host
-    pytest.param(
-        f"https://evil.example%2f.{R2.removeprefix('https://')}/v.mp4", id="host-%2f", marks=defect(9)
-    ),
-    pytest.param(
-        f"https://evil.example%40{R2.removeprefix('https://')}/v.mp4", id="host-%40", marks=defect(9)
-    ),
-    pytest.param(
-        f"https://evil%2eexample.{R2.removeprefix('https://')}/v.mp4", id="host-%2e", marks=defect(9)
-    ),
-    pytest.param("https://evil_host.r2.cloudflarestorage.com/v.mp4", id="host-underscore", marks=defect(9)),
+    pytest.param(f"https://evil.example%2f.{R2.removeprefix('https://')}/v.mp4", id="host-%2f"),
+    pytest.param(f"https://evil.example%40{R2.removeprefix('https://')}/v.mp4", id="host-%40"),
+    pytest.param(f"https://evil%2eexample.{R2.removeprefix('https://')}/v.mp4", id="host-%2e"),
+    pytest.param("https://evil_host.r2.cloudflarestorage.com/v.mp4", id="host-underscore"),
 ]
 
 
@@ -132,7 +125,7 @@ FRONT_DOORS = [
 @pytest.mark.parametrize(
     ("url", "event"),
     [
-        pytest.param(url, event, id=f"{where}-{door}", marks=defect(6))
+        pytest.param(url, event, id=f"{where}-{door}")
         for url, where in TOKEN_LEAKS
         for event, door in FRONT_DOORS
     ],
@@ -207,8 +200,6 @@ LIFETIMES = [
 def test_link_lifetime_is_capped_at_seven_days(
     rig: Rig, request: pytest.FixtureRequest, url: str, absurd: bool, event: str, door: str
 ) -> None:
-    if absurd:
-        request.applymarker(defect(7))
     server = rig.hostile({DOWNLOAD_PATH: [link_reply(url)]})
 
     outcome = rig.invoke(rig.handler(server.base_url), budget=3, event=event)

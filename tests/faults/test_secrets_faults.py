@@ -30,7 +30,6 @@ from tests.faults.conftest import (
     Handle,
     Rig,
     check,
-    defect,
     link_reply,
 )
 from tests.integration.conftest import completed
@@ -83,7 +82,6 @@ COLD_START = [
     pytest.param(
         SecretCase((HANG,), 504, "upstream_timeout", 0, SDK_ATTEMPTS, budget=SHORT_BUDGET),
         id="hanging",
-        marks=defect(2),
     ),
     pytest.param(
         SecretCase(
@@ -95,18 +93,15 @@ COLD_START = [
             budget=SHORT_BUDGET,
         ),
         id="dripping",
-        marks=defect(2),
     ),
     # Every attempt fails: the SDK's retries must also stop at the deadline (defect 2).
     pytest.param(
         SecretCase((THROTTLED,) * 4, 503, "upstream_unavailable", 0, SDK_ATTEMPTS),
         id="throttling",
-        marks=defect(5, 2),
     ),
     pytest.param(
         SecretCase(((Reset(),),) * 4, 503, "upstream_unavailable", 0, SDK_ATTEMPTS),
         id="connection-reset",
-        marks=defect(2, unlisted=RESET_CRASH),
     ),
     # One failed attempt: the SDK's own retry gets the secret.
     pytest.param(SecretCase((THROTTLED,), 302, None, 1, range(2, 3), budget=5), id="throttled-once"),
@@ -171,13 +166,11 @@ WARM = [
         SecretCase((HANG,), 504, "upstream_timeout", 2, range(2, 6), budget=SHORT_BUDGET),
         False,
         id="hanging-on-the-forced-re-read",
-        marks=defect(2),
     ),
     pytest.param(
         SecretCase((INTERNAL_ERROR,) * 4, 503, "upstream_unavailable", 2, range(2, 6)),
         False,
         id="internal-error-on-the-forced-re-read",
-        marks=defect(5, 2),
     ),
     pytest.param(
         SecretCase((NOT_FOUND,), 500, "misconfigured", 2, range(2, 3)),
@@ -242,7 +235,6 @@ def test_a_deleted_secret_is_misconfigured(rig: Rig, force: bool) -> None:
     assert rig.aws.reads == [secret_id]
 
 
-@defect(4)
 def test_a_storm_of_403s_reads_the_secret_at_most_twice(rig: Rig) -> None:
     # Given an aggregator that refuses the token the secret holds, even fresh from the secret
     server = rig.hostile({DOWNLOAD_PATH: [reply(403, b'{"error": {"message": "quota exhausted"}}')]})
@@ -256,7 +248,6 @@ def test_a_storm_of_403s_reads_the_secret_at_most_twice(rig: Rig) -> None:
     assert 1 <= len(rig.aws.reads) <= 2, f"{len(rig.aws.reads)} GetSecretValue calls"
 
 
-@defect(6)
 def test_a_link_holding_a_rotated_out_token_is_refused(rig: Rig) -> None:
     # Given a container that has used TOKEN, then picked up ROTATED_TOKEN after a 401
     aggregator, handle = warm(rig)
