@@ -34,13 +34,13 @@ from luma_download.model import Deadline, LinkGetter, LinkOutcome
 from luma_download.request_record import RequestRecord
 from luma_download.secret_token import TokenSource
 from luma_download.settings import load_settings
-from luma_download.telemetry import report
+from luma_download.telemetry import log_json, report
 from luma_download.transport import build_pool_manager
 from luma_download.upstream import UpstreamClient
 from luma_download.workflow import invoke
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "luma-download")
-logger = Logger(service=SERVICE)
+logger = Logger(service=SERVICE, json_serializer=log_json)
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "LumaDownload"), service=SERVICE)
 
 # Short SDK timeouts: Secrets Manager answers in milliseconds or not at all. One SDK retry (its
