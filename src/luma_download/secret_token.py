@@ -1,8 +1,8 @@
 """The aggregator token: read from Secrets Manager through Powertools, cached, refreshed on demand.
 
-A read that has to go to Secrets Manager runs on one worker thread made once per container, and
-the request waits for it only as long as its deadline allows: a hanging Secrets Manager costs the
-request its remaining time, not the SDK's retries (the read itself ends by the SDK's own timeouts).
+A read that has to go to Secrets Manager runs on a thread of its own, and the request waits for it
+only as long as its deadline allows: a hanging Secrets Manager costs the request its remaining
+time, not the SDK's retries (the read itself ends by the SDK's own timeouts).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeoutError
 
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
@@ -107,19 +107,27 @@ class TokenSource:
         return token
 
 
-# One worker per container for reads that go to Secrets Manager (rare: once per cache period).
-_reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="secret-read")
-
-
 def _within(deadline: Deadline, read: Callable[..., object], **kwargs: object) -> object:
+    """``read(**kwargs)`` on a thread of its own, waited for until ``deadline``.
+
+    A thread per read (they are rare: once per cache period): a read stuck in a hanging Secrets
+    Manager holds up no later one; it ends by the SDK's own timeouts, its answer unused.
+    """
     remaining = deadline.remaining()
     if remaining <= 0:
         raise UpstreamTimeoutError("out of time before reading the token")
-    future = _reader.submit(read, **kwargs)
+    future: Future[object] = Future()
+
+    def run() -> None:
+        try:
+            future.set_result(read(**kwargs))
+        except BaseException as exc:  # handed to the waiting request as is
+            future.set_exception(exc)
+
+    threading.Thread(target=run, name="secret-read", daemon=True).start()
     try:
         return future.result(timeout=remaining)
     except FutureTimeoutError:
-        future.cancel()  # still queued behind a hanging read: never start it
         raise UpstreamTimeoutError("Secrets Manager did not answer in time") from None
 
 
