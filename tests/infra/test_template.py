@@ -8,7 +8,10 @@ test asserts what a deployed stack would contain.
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -561,6 +564,57 @@ def test_alarms_notify_the_topic(which: str, request: pytest.FixtureRequest) -> 
         assert props["AlarmActions"] == props["OKActions"] == [{"Ref": "AlarmTopic"}]
         assert props["AlarmName"]["Fn::Sub"].startswith(f"{PSEUDO['AWS::StackName']}-")
         assert ("ExtendedStatistic" in props) != ("Statistic" in props)
+
+
+# Runs the real handler, in its own process (it reads its environment at import), with a deployed
+# stack's environment; a malformed id answers 400 without any network call and counts one Errors.
+EMIT_ONE_ERROR = """
+import json, sys
+import handler
+from local.lambda_context import LocalLambdaContext
+event = json.loads(open("events/bad_task_id_http_api.json").read())
+handler.lambda_handler(event, LocalLambdaContext(timeout_seconds=15))
+"""
+
+
+def test_error_code_alarms_match_the_metric_the_function_writes(custom_stack: Stack) -> None:
+    """Given the custom stack's function environment, when the real handler counts an error, then its
+    EMF Errors metric has exactly the namespace and dimension names the error-code alarms watch, and
+    the same service value: otherwise those alarms would never fire."""
+    function_env = custom_stack.props(FUNCTION)["Environment"]["Variables"]
+    env = {
+        **{k: v for k, v in function_env.items() if isinstance(v, str)},
+        "PATH": os.environ.get("PATH", ""),
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)]),
+        "AWS_DEFAULT_REGION": PSEUDO["AWS::Region"],
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_CONFIG_FILE": "/nonexistent",
+        "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon here
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", EMIT_ONE_ERROR],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    records = [json.loads(line) for line in result.stdout.splitlines() if line.startswith('{"_aws"')]
+    ((record, directive),) = [
+        (r, d)
+        for r in records
+        for d in r["_aws"]["CloudWatchMetrics"]
+        if any(m["Name"] == "Errors" for m in d["Metrics"])
+    ]
+    assert record["ErrorCode"] == "invalid_task_id"
+    alarm = custom_stack.props("MisconfiguredAlarm")
+    assert directive["Namespace"] == alarm["Namespace"] == "Acme/Luma"
+    watched = {d["Name"]: d["Value"] for d in alarm["Dimensions"]}
+    assert [sorted(names) for names in directive["Dimensions"]] == [sorted(watched)]
+    assert record["service"] == watched["service"] == "luma-dl-test"
 
 
 def test_duration_alarm_is_p99_near_the_timeout(default_stack: Stack, custom_stack: Stack) -> None:
