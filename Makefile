@@ -19,12 +19,12 @@ $(STAMP): requirements-dev.txt src/requirements.txt
 
 install: $(STAMP) ## create .venv with pinned runtime and dev dependencies
 
-PY_DIRS := $(wildcard src tests local bench)
+PY_DIRS := $(wildcard src tests local bench tools)
 
 lint: $(STAMP) ## ruff and mypy
 	$(VENV)/bin/ruff check $(PY_DIRS)
 	$(VENV)/bin/ruff format --check $(PY_DIRS)
-	$(VENV)/bin/mypy src local
+	$(VENV)/bin/mypy src local tools
 
 test: lint ## lint, type check, then every test with coverage
 	$(PY) -m pytest --cov --cov-report=term $(PYTEST_ARGS)

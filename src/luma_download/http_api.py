@@ -14,6 +14,7 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.metrics import MetricUnit
 
 from luma_download.errors import InvalidTaskIdError, LumaDownloadError
+from luma_download.http_contract import ROUTE_DOC
 from luma_download.task_id import validate_task_id
 from luma_download.telemetry import count_error
 from luma_download.upstream import Deadline, DownloadLink
@@ -48,7 +49,7 @@ def build_resolver(
             logger=logger,
         )
 
-    @app.route(ROUTE, method=list(METHODS))
+    @app.route(ROUTE, method=list(METHODS), **ROUTE_DOC)
     def download_video_url(task_id: str) -> Response[str]:
         task_id = validate_task_id(task_id)
         logger.append_keys(task_id=task_id)
