@@ -9,10 +9,12 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -108,14 +110,16 @@ class LeakWatch:
 
     def text(self, where: str, text: str) -> None:
         """A log line, an error message, a child's output: nothing secret, no signature."""
-        self._check(where, text, links=())
+        self._check(where, text, text)
 
     def exception(self, where: str, exc: BaseException) -> None:
         self.text(f"{where} ({type(exc).__name__})", f"{type(exc).__name__}: {exc} {exc.args!r}")
 
     def document(self, where: str, document: Mapping[str, Any]) -> None:
         """A direct invoke's result: its ``url`` is the delivered link."""
-        self._check(where, json.dumps(document), links=(str(document.get("url", "")),))
+        self._check(
+            where, json.dumps(document), json.dumps({k: v for k, v in document.items() if k != "url"})
+        )
 
     def response(
         self,
@@ -127,22 +131,20 @@ class LeakWatch:
         pairs = list(headers.items() if isinstance(headers, Mapping) else headers)
         text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
         raw = "\n".join([str(status), *(f"{name}: {value}" for name, value in pairs), text])
-        links = [value for name, value in pairs if name.lower() == "location"] if 300 <= status < 400 else []
-        if status == 200:
-            links.append(_document_url(text))
-        self._check(f"{where} response", raw, links=links)
+        # The delivered link is the one place a signature belongs: a redirect's Location, a 200's url.
+        redirect = 300 <= status < 400
+        shown = [f"{n}: {v}" for n, v in pairs if not (redirect and n.lower() == "location")]
+        rest = "\n".join([str(status), *shown, _without_url(text) if status == 200 else text])
+        self._check(f"{where} response", raw, rest)
 
-    def _check(self, where: str, text: str, links: Iterable[str]) -> None:
+    def _check(self, where: str, everything: str, outside_the_link: str) -> None:
         self.records += 1
         for needle in self.secrets:
-            if needle in text:
-                self.findings.append(f"{needle[:16]}... in {where}: {_around(text, needle)}")
-        # The delivered link is the one place a signature belongs.
-        for link in filter(None, links):
-            text = text.replace(link, "<the delivered link>")
+            if needle in everything:
+                self.findings.append(f"{needle[:16]}... in {where}: {_around(everything, needle)}")
         for needle in self.signatures:
-            if needle in text:
-                self.findings.append(f"a signature in {where}: {_around(text, needle)}")
+            if needle in outside_the_link:
+                self.findings.append(f"a signature in {where}: {_around(outside_the_link, needle)}")
 
     def assert_clean(self) -> None:
         assert self.records > 0, "the leak watch saw nothing: the suite fed it no output"
@@ -154,13 +156,15 @@ def _around(text: str, needle: str, width: int = 60) -> str:
     return repr(text[max(0, at - width) : at + len(needle) + width])
 
 
-def _document_url(body: str) -> str:
+def _without_url(body: str) -> str:
+    """A JSON document's text without its ``url`` member; any other body as it is."""
     try:
         document = json.loads(body)
     except ValueError:
-        return ""
-    url = document.get("url") if isinstance(document, dict) else None
-    return url if isinstance(url, str) else ""
+        return body
+    if not isinstance(document, dict):
+        return body
+    return json.dumps({key: value for key, value in document.items() if key != "url"})
 
 
 class _LogTee(logging.Handler):
@@ -172,16 +176,12 @@ class _LogTee(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         own = next((h for h in logging.getLogger(SERVICE).handlers if h is not self), None)
-        self._watch.text(f"log line {record.getMessage()!r}", (own or self).format(record))
+        self._watch.text(f"log line {str(record.msg)[:60]!r}", (own or self).format(record))
 
 
-@pytest.fixture
-def leak_watch(capsys: pytest.CaptureFixture[str]) -> Iterator[LeakWatch]:
-    """A ``LeakWatch`` fed the function's log records and stdout (EMF) in this process; tests feed it
-    responses, exceptions and child processes' output. Fails the test at teardown on any finding."""
-    from tests.integration.conftest import SIGNATURE  # noqa: PLC0415 (the signature presigned_r2_url signs with)
-
-    watch = LeakWatch(secrets=(CANARY_TOKEN,), signatures=(SIGNATURE,))
+@contextmanager
+def watching_function_output(watch: LeakWatch, capsys: pytest.CaptureFixture[str]) -> Iterator[LeakWatch]:
+    """Feed ``watch`` every record of the function's logger and what this process prints (EMF)."""
     tee = _LogTee(watch)
     std_logger = logging.getLogger(SERVICE)
     std_logger.addHandler(tee)
@@ -189,10 +189,27 @@ def leak_watch(capsys: pytest.CaptureFixture[str]) -> Iterator[LeakWatch]:
         yield watch
     finally:
         std_logger.removeHandler(tee)
-    captured = capsys.readouterr()
-    for name, text in (("stdout", captured.out), ("stderr", captured.err)):
-        if text:
-            watch.text(name, text)
+        captured = capsys.readouterr()
+        for name, text in (("stdout", captured.out), ("stderr", captured.err)):
+            if text:
+                watch.text(name, text)
+
+
+def new_leak_watch() -> LeakWatch:
+    """Watching for the canary, and for the signature and credential of the suites' presigned URLs."""
+    from tests.integration.conftest import presigned_r2_url  # noqa: PLC0415 (the URLs the simulators hand out)
+
+    query = parse_qs(urlsplit(presigned_r2_url("any")).query)
+    signature, credential = query["X-Amz-Signature"][0], query["X-Amz-Credential"][0].split("/")[0]
+    return LeakWatch(secrets=(CANARY_TOKEN,), signatures=(signature, credential))
+
+
+@pytest.fixture
+def leak_watch(capsys: pytest.CaptureFixture[str]) -> Iterator[LeakWatch]:
+    """A ``LeakWatch`` fed the function's log records and this process's output; tests feed it
+    responses, exceptions and child processes' output. Fails the test at teardown on any finding."""
+    with watching_function_output(new_leak_watch(), capsys) as watch:
+        yield watch
     watch.assert_clean()
 
 

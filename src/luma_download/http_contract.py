@@ -33,8 +33,9 @@ PARAMETERS: Final[list[dict[str, Any]]] = [
         "name": "format",
         "in": "query",
         "required": False,
-        "description": "`json`: answer 200 with the link document instead of the 302.",
-        "schema": {"type": "string", "enum": ["json"]},
+        "description": "`json`: answer 200 with the link document instead of the 302; other values: ignored.",
+        "schema": {"type": "string"},
+        "example": "json",
     },
     {
         "name": "Accept",
@@ -42,6 +43,7 @@ PARAMETERS: Final[list[dict[str, Any]]] = [
         "required": False,
         "description": "Containing `application/json`: answer 200 with the link document instead of the 302.",
         "schema": {"type": "string"},
+        "example": "application/json",
     },
 ]
 

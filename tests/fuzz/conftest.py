@@ -9,7 +9,6 @@ its path can be checked.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from types import ModuleType
@@ -25,12 +24,15 @@ from local.lambda_context import LocalLambdaContext
 from local.run import SECRET_ID
 from luma_download.errors import LumaDownloadError
 from tests.conftest import CANARY_TOKEN, LeakWatch
-from tests.surface.backends import OutcomeAggregator, canary_backends, upstream_paths
+from tests.surface.backends import (
+    TASK_ID_RULE,
+    OutcomeAggregator,
+    canary_backends,
+    lambda_headers,
+    upstream_paths,
+)
 
 Handle = Callable[[Any, Any], Any]
-
-# The README's task id rule, written out here as the oracle (not imported from the code under test).
-TASK_ID_RULE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
 
 # Bounded so the whole fuzz suite stays well under a minute on 2 cores; ``database=None`` keeps
 # .hypothesis/ out of the work tree (a failure prints its example and a reproduce blob instead).
@@ -89,14 +91,8 @@ class Call:
 
     def header(self, name: str) -> str | None:
         """A response header from ``headers`` or (REST API) ``multiValueHeaders``."""
-        response = self.response if isinstance(self.response, dict) else {}
-        for key, value in (response.get("headers") or {}).items():
-            if key.lower() == name.lower():
-                return str(value)
-        for key, values in (response.get("multiValueHeaders") or {}).items():
-            if key.lower() == name.lower():
-                return ", ".join(str(v) for v in values)
-        return None
+        values = [value for key, value in self.headers() if key.lower() == name.lower()]
+        return ", ".join(values) if values else None
 
     def error_body(self) -> dict[str, Any]:
         body = json.loads(self.response["body"])
@@ -104,11 +100,7 @@ class Call:
         return body
 
     def headers(self) -> list[tuple[str, str]]:
-        response = self.response if isinstance(self.response, dict) else {}
-        pairs = [(str(k), str(v)) for k, v in (response.get("headers") or {}).items()]
-        for key, values in (response.get("multiValueHeaders") or {}).items():
-            pairs += [(str(key), str(v)) for v in values]
-        return pairs
+        return lambda_headers(self.response) if isinstance(self.response, dict) else []
 
 
 def call(handle: Handle, aggregator: OutcomeAggregator, event: Any, leak_watch: LeakWatch) -> Call:

@@ -20,14 +20,13 @@ from hypothesis import strategies as st
 from tests.conftest import EVENT_TASK_ID, EVENTS_DIR, LeakWatch, load_event
 from tests.fuzz.conftest import (
     FUZZ_SETTINGS,
-    TASK_ID_RULE,
     Call,
     Handle,
     assert_no_fault_of_ours,
     assert_upstream_only_for,
     call,
 )
-from tests.surface.backends import OutcomeAggregator, ids_with
+from tests.surface.backends import TASK_ID_RULE, OutcomeAggregator, ids_with, outcome_of
 
 EVENTS: Final = sorted(path.name for path in EVENTS_DIR.glob("*.json"))
 ROUTE_PATH: Final = re.compile(r"/luma/generations/(?P<task_id>.*)/download_video_url", re.DOTALL)
@@ -36,11 +35,11 @@ HEADER_AND_QUERY_KEYS: Final = frozenset(
     {"headers", "multiValueHeaders", "queryStringParameters", "multiValueQueryStringParameters"}
 )
 
-# The events' own id (its task is processing) and one id for each other outcome, so that every
+# The events' own id (its task is completed) and one id for each other outcome, so that every
 # branch after the aggregator's answer (the redirect, the JSON choice, each error) meets the mutations.
 EVENT_IDS: Final = (
     EVENT_TASK_ID,
-    *(ids_with(outcome, 1, "event")[0] for outcome in ("completed", "failed", "unknown")),
+    *(ids_with(outcome, 1, "event")[0] for outcome in ("processing", "failed", "unknown")),
 )
 
 Location = tuple[str | int, ...]
@@ -181,8 +180,8 @@ HTTP_EVENTS: Final = [
 
 
 def _completed(name: str, **changes: Any) -> tuple[Any, list[str]]:
-    """``name`` for a completed task (the answer reads the headers and query), with ``changes``."""
-    return {**load_event(name, EVENT_IDS[1]), **changes}, [f"set {key}" for key in changes]
+    """``name`` (its task is completed: the answer reads the headers and query), with ``changes``."""
+    return {**load_event(name), **changes}, [f"set {key}" for key in changes]
 
 
 @pytest.mark.xfail(
@@ -214,5 +213,6 @@ def test_the_mutations_reach_every_place_of_every_event() -> None:
     assert ("multiValueHeaders", "Accept", 0) in places
     assert () in places
     assert meant_ids(event) == {EVENT_TASK_ID}
+    assert outcome_of(EVENT_TASK_ID) == "completed"
     assert meant_ids(apply(copy.deepcopy(event), ("path",), "retype", 7)) == set()
     assert TASK_ID_RULE.fullmatch(EVENT_TASK_ID)
