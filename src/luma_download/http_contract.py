@@ -2,7 +2,8 @@
 
 Plain dicts only: nothing here imports pydantic, and the resolvers keep request validation off, so
 the metadata costs the cold path nothing but these literals. The README's "HTTP contract" table is
-the source; a change there belongs here too (the contract tests check the live API against both).
+the source; a change there belongs here too (tests/contract checks the document against that table,
+and the live API against the document).
 """
 
 from __future__ import annotations
@@ -11,16 +12,20 @@ from typing import Any, Final, TypedDict
 
 from luma_download.task_id import TASK_ID_PATTERN
 
+# Plain dicts, not Powertools' TypedDicts: those lack the header objects' ``required``.
+Json = dict[str, Any]
+
 # JSON Schema patterns are unanchored searches: anchor the id rule the function applies with fullmatch.
-TASK_ID_SCHEMA: Final[dict[str, Any]] = {
+TASK_ID_SCHEMA: Final[Json] = {
     "type": "string",
     "pattern": f"^{TASK_ID_PATTERN.pattern}$",
     "minLength": 1,
     "maxLength": 128,
 }
 
-# Parameters the handler reads from the event rather than its signature, so Powertools cannot see them.
-PARAMETERS: Final[list[dict[str, Any]]] = [
+# The parameters as the handler reads them: Powertools sees only ``task_id: str`` in its signature,
+# not the id's rule, nor the two it reads from the event.
+PARAMETERS: Final[list[Json]] = [
     {
         "name": "task_id",
         "in": "path",
@@ -46,9 +51,6 @@ PARAMETERS: Final[list[dict[str, Any]]] = [
         "example": "application/json",
     },
 ]
-
-# Plain dicts, not Powertools' TypedDicts: those lack the header objects' ``required``.
-Json = dict[str, Any]
 
 _CACHE_CONTROL: Final[Json] = {
     "description": "`private, max-age=<seconds until the link dies less the margin>`, or `no-store` when the "
