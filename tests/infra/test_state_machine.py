@@ -16,6 +16,7 @@ from tests.infra.test_template import (  # offline_aws: the translator's region,
     REQUIRED,
     Stack,
     _lint,
+    default_stack,  # noqa: F401 (a fixture)
     offline_aws,  # noqa: F401
     sam_template,
     sam_transform,
@@ -38,12 +39,7 @@ def enabled_stack() -> Stack:
     return Stack(sam_transform(ENABLED), ENABLED)
 
 
-@pytest.fixture(scope="module")
-def default_stack() -> Stack:
-    return Stack(sam_transform(REQUIRED), REQUIRED)
-
-
-def test_the_state_machine_exists_only_when_asked(default_stack: Stack, enabled_stack: Stack) -> None:
+def test_the_state_machine_exists_only_when_asked(default_stack: Stack, enabled_stack: Stack) -> None:  # noqa: F811
     assert default_stack.of_type("AWS::StepFunctions::StateMachine") == {}
     assert ROLE not in default_stack.resources
     assert "StateMachineArn" not in default_stack.outputs
