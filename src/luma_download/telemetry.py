@@ -32,18 +32,21 @@ def report(record: RequestRecord, logger: Logger, metrics: Metrics) -> None:
     error_code = record.error_code
     if error_code is not None:
         count_error(metrics, error_code)
+    if record.batch is not None:  # a batch's failed ids, so the error-code alarms see them too
+        for code, count in record.batch.errors.items():
+            count_error(metrics, code, count)
     if record.crash is not None:
         logger.error("request done", extra=record.log_fields(), exc_info=record.crash)
     else:
         logger.info("request done", extra=record.log_fields())
 
 
-def count_error(metrics: Metrics, code: str) -> None:
+def count_error(metrics: Metrics, code: str, count: int = 1) -> None:
     """One ``Errors`` data point with an ``ErrorCode`` dimension, so alarms can split by code."""
     with single_metric(
         name="Errors",
         unit=MetricUnit.Count,
-        value=1,
+        value=count,
         namespace=metrics.namespace,
         default_dimensions=metrics.default_dimensions,
     ) as metric:

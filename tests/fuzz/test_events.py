@@ -26,7 +26,7 @@ from tests.fuzz.conftest import (
     assert_upstream_only_for,
     call,
 )
-from tests.surface.backends import TASK_ID_RULE, OutcomeAggregator, ids_with, outcome_of
+from tests.surface.backends import TASK_ID_RULE, OutcomeAggregator, ids_with, outcome_of, upstream_paths
 
 EVENTS: Final = sorted(path.name for path in EVENTS_DIR.glob("*.json"))
 ROUTE_PATH: Final = re.compile(r"/luma/generations/(?P<task_id>.*)/download_video_url", re.DOTALL)
@@ -139,10 +139,13 @@ def _in_header_or_query(where: Location) -> bool:
 
 
 def meant_ids(event: Any) -> set[str]:
-    """The ids the event names: a direct invoke's ``task_id``, or the one in the path API Gateway routes."""
+    """The ids the event names: a direct invoke's ``task_id`` or ``task_ids``, or the one in the path
+    API Gateway routes."""
     if not isinstance(event, dict):
         return set()
     ids = {event["task_id"]} if isinstance(event.get("task_id"), str) else set()
+    if isinstance(event.get("task_ids"), list):
+        ids |= {item for item in event["task_ids"] if isinstance(item, str)}
     for key in ("rawPath", "path"):
         match = ROUTE_PATH.fullmatch(event[key]) if isinstance(event.get(key), str) else None
         if match:
@@ -150,9 +153,16 @@ def meant_ids(event: Any) -> set[str]:
     return ids
 
 
+# What a batch entry may fail with when the aggregator is well-behaved: the id's own fault, or its task's.
+CALLER_CODES: Final = frozenset({"invalid_task_id", "task_not_found", "video_not_ready", "task_failed"})
+
+
 def assert_contract(aggregator: OutcomeAggregator, result: Call) -> None:
     assert_no_fault_of_ours(result)
     meant = meant_ids(result.event)
+    if isinstance(result.response, dict) and "results" in result.response:
+        assert_batch(aggregator, result, meant)
+        return
     assert_upstream_only_for(result, meant)
     if result.status == 302:
         assert result.header("Location") in {aggregator.url_for(i) for i in meant}, result.response
@@ -160,6 +170,21 @@ def assert_contract(aggregator: OutcomeAggregator, result: Call) -> None:
         assert isinstance(result.response, dict), result.response
         assert result.response.get("task_id") in meant, result.response
         assert result.response["url"] == aggregator.url_for(result.response["task_id"])
+
+
+def assert_batch(aggregator: OutcomeAggregator, result: Call, meant: set[str]) -> None:
+    """A batch's answer: an entry per id in the list, each with its own link or a caller's-fault error,
+    and upstream exactly each valid distinct id's requests (in any order between ids)."""
+    ids = result.event["task_ids"]
+    entries = result.response["results"]
+    assert [entry["task_id"] for entry in entries] == ids
+    for entry in entries:
+        if "error" in entry:
+            assert entry["error"]["code"] in CALLER_CODES, entry
+        else:
+            assert entry["url"] == aggregator.url_for(entry["task_id"]), entry
+    expected = sorted(path for i in meant if TASK_ID_RULE.fullmatch(i) for path in upstream_paths(i))
+    assert sorted(request.path for request in result.upstream) == expected
 
 
 @pytest.mark.parametrize("name", EVENTS)

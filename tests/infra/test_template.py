@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
 ROUTE = "/luma/generations/{task_id}/download_video_url"
 FUNCTION = "LumaVideoFunction"
+STATE_MACHINE = "GetVideoStateMachine"
 SECRET_ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:luma/aggregator-token-AbCdEf"
 REQUIRED = {"UpstreamBaseUrl": "https://aggregator.example.com"}
 CUSTOM = {
@@ -81,8 +82,12 @@ def sam_template() -> dict[str, Any]:
 def sam_transform(params: dict[str, str]) -> dict[str, Any]:
     """The CloudFormation template that the AWS::Serverless transform makes of template.yaml."""
     template = sam_template()
-    # `sam deploy` uploads the build and rewrites CodeUri to the S3 object; mimic that.
+    # `sam deploy` uploads the build (and the state machine's definition) and rewrites the local
+    # paths to the S3 objects; mimic that.
     template["Resources"][FUNCTION]["Properties"]["CodeUri"] = "s3://example-artifacts/luma-download.zip"
+    template["Resources"][STATE_MACHINE]["Properties"]["DefinitionUri"] = (
+        "s3://example-artifacts/get_video.asl.json"
+    )
     return transform(template, dict(params), OfflinePolicyLoader())
 
 
@@ -99,7 +104,11 @@ class Stack:
             for name, res in cfn["Resources"].items()
             if "Condition" not in res or self.condition(res["Condition"])
         }
-        self.outputs = {name: self.resolve(out) for name, out in cfn.get("Outputs", {}).items()}
+        self.outputs = {
+            name: self.resolve(out)
+            for name, out in cfn.get("Outputs", {}).items()
+            if "Condition" not in out or self.condition(out["Condition"])
+        }
 
     def parameter(self, name: str) -> Any:
         spec = self.cfn["Parameters"][name]

@@ -18,6 +18,8 @@ from aws_lambda_powertools.utilities import parameters
 
 from local.aggregator import Aggregator, FakeTask
 from local.aws import EmbeddedAws, start_embedded_aws
+from luma_download import errors
+from luma_download.model import Deadline
 
 SECRET_ID = "luma/aggregator-token"
 INITIAL_TOKEN = "sk-initial-0123456789abcdef"
@@ -128,3 +130,19 @@ def completed(aggregator: Aggregator, task_id: str, url: str | None = None) -> s
     url = url or presigned_r2_url(task_id)
     aggregator.tasks[task_id] = FakeTask(state="completed", url=url)
     return url
+
+
+def archived(task_id: str, deadline: Deadline) -> dict[str, Any]:
+    """Stands in for issue 9's archive (not built yet): the document it is specified to return."""
+    if task_id == "explodes":
+        raise RuntimeError("a bug in the archive, with internal text")
+    if task_id == "gone":
+        raise errors.TaskNotFoundError("task not found")
+    return {
+        "task_id": task_id,
+        "url": f"https://archive.example.com/{task_id}.mp4",
+        "expires_at": "2026-11-24T15:03:15Z",
+        "source": "archive",
+        "s3_uri": f"s3://archive/{task_id}.mp4",
+        "size": 58_000,
+    }

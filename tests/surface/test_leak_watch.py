@@ -43,7 +43,11 @@ def test_a_signature_belongs_only_in_the_link_a_success_delivers() -> None:
     watch.response("302", 302, {"Location": LINK, "Cache-Control": "private, max-age=3300"}, "")
     watch.response("200", 200, [("Content-Type", "application/json")], json.dumps({"url": LINK}))
     watch.document("direct", {"task_id": "task-1", "url": LINK, "expires_at": None})
+    watch.document("batch", {"count": 1, "results": [{"task_id": "task-1", "url": LINK}]})
     assert watch.findings == []
+
+    failed = {"task_id": "task-2", "error": {"code": "bad_upstream", "message": LINK}}
+    watch.document("batch entry", {"count": 2, "results": [{"task_id": "task-1", "url": LINK}, failed]})
 
     watch.response("error body", 502, {"Cache-Control": "no-store"}, json.dumps({"error": {"message": LINK}}))
     watch.response("another header", 302, {"Location": LINK, "X-Debug": LINK}, "")
@@ -51,6 +55,7 @@ def test_a_signature_belongs_only_in_the_link_a_success_delivers() -> None:
     watch.text("a half-redacted log line", LINK.replace(SIGNATURE, "REDACTED"))
     # Each is found: the URL's signature and its credential, or the credential alone
     assert collections.Counter(finding.split(":")[0] for finding in watch.findings) == {
+        "a signature in batch entry": 2,
         "a signature in error body response": 2,
         "a signature in another header response": 2,
         "a signature in a log line": 2,

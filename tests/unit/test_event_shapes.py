@@ -27,6 +27,10 @@ from tests.conftest import EVENT_TASK_ID, load_event
         ("function_url_get.json", "function_url"),
         ("direct_invoke.json", "direct"),
         ("bad_task_id_direct_invoke.json", "direct"),
+        ("batch_direct_invoke.json", "direct"),
+        ("step_functions_batch_payload.json", "direct"),
+        ("step_functions_archive_payload.json", "direct"),
+        ("bad_batch_empty.json", "direct"),
         ("bad_direct_invoke_no_task_id.json", "unknown"),
         ("unsupported_s3_event.json", "unknown"),
     ],
@@ -82,4 +86,5 @@ def test_http_shaped_events_with_wrongly_typed_maps_are_unknown(name: str, key: 
 def test_direct_invoke_ignores_other_keys_unless_they_make_an_api_gateway_request(extra: object) -> None:
     assert isinstance(extra, dict)
     assert front_door({"task_id": "abc", **extra}) == "direct"
+    assert front_door({"task_ids": ["abc"], **extra}) == "direct"
     assert front_door({**load_event("http_api_get.json"), "task_id": "abc"}) == "http_api"
