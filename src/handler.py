@@ -47,7 +47,9 @@ metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "Luma
 # Short SDK timeouts: Secrets Manager answers in milliseconds or not at all. One SDK retry (its
 # backoff is at most 1 s): a throttled read then fails fast enough to answer 503 within the budget,
 # and the caller (Step Functions, a client honouring Retry-After) retries.
-SECRETS_CONFIG = Config(connect_timeout=2, read_timeout=3, retries={"mode": "standard", "total_max_attempts": 2})
+SECRETS_CONFIG = Config(
+    connect_timeout=2, read_timeout=3, retries={"mode": "standard", "total_max_attempts": 2}
+)
 
 Handler = Callable[[Any, LambdaContext], Any]
 
