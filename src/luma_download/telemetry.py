@@ -14,6 +14,13 @@ def report(record: RequestRecord, logger: Logger, metrics: Metrics) -> None:
     Each EMF metric costs a cache hit ~4 us, so redirects are not counted apart: the line's
     ``outcome`` splits ``Requests``, and ``Errors`` counts the rest by code.
     """
+    if record.archive is not None or record.source == "archive":
+        count_archive(record, metrics)
+    if record.front_door == "sqs":
+        # An archive job, not a request: counted apart from Requests and Errors.
+        metrics.add_metric(name="ArchiveJobs", unit=MetricUnit.Count, value=1)
+        log_record(record, logger)
+        return
     metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
     if record.link_cache == "hit":
         metrics.add_metric(name="LinkCacheHits", unit=MetricUnit.Count, value=1)
@@ -24,19 +31,46 @@ def report(record: RequestRecord, logger: Logger, metrics: Metrics) -> None:
     error_code = record.error_code
     if error_code is not None:
         count_error(metrics, error_code)
+    log_record(record, logger)
+
+
+def log_record(record: RequestRecord, logger: Logger) -> None:
     if record.crash is not None:
         logger.error("request done", extra=record.log_fields(), exc_info=record.crash)
     else:
         logger.info("request done", extra=record.log_fields())
 
 
+def count_archive(record: RequestRecord, metrics: Metrics) -> None:
+    """``ArchiveHits``, ``ArchiveCopies``, ``ArchiveBytes``, and ``ArchiveFailures`` by ``Cause``.
+
+    A hit is a request answered with a link to a copy, from a lookup or from the link cache.
+    """
+    if record.archive == "hit" or (record.archive is None and record.source == "archive"):
+        metrics.add_metric(name="ArchiveHits", unit=MetricUnit.Count, value=1)
+    elif record.archive == "copied":
+        metrics.add_metric(name="ArchiveCopies", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name="ArchiveBytes", unit=MetricUnit.Bytes, value=record.archive_bytes or 0)
+    elif record.archive == "unavailable":
+        count_by(metrics, "ArchiveFailures", "Cause", "lookup")
+    elif record.archive == "failed":
+        count_by(metrics, "ArchiveFailures", "Cause", record.outcome or "internal_error")
+    if record.archive_enqueue == "failed":
+        count_by(metrics, "ArchiveFailures", "Cause", "enqueue")
+
+
 def count_error(metrics: Metrics, code: str) -> None:
     """One ``Errors`` data point with an ``ErrorCode`` dimension, so alarms can split by code."""
+    count_by(metrics, "Errors", "ErrorCode", code)
+
+
+def count_by(metrics: Metrics, name: str, dimension: str, value: str) -> None:
+    """One count of ``name`` with its own dimension (EMF: a blob of its own)."""
     with single_metric(
-        name="Errors",
+        name=name,
         unit=MetricUnit.Count,
         value=1,
         namespace=metrics.namespace,
         default_dimensions=metrics.default_dimensions,
     ) as metric:
-        metric.add_dimension(name="ErrorCode", value=code)
+        metric.add_dimension(name=dimension, value=value)

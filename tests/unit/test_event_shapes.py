@@ -83,3 +83,24 @@ def test_direct_invoke_ignores_other_keys_unless_they_make_an_api_gateway_reques
     assert isinstance(extra, dict)
     assert front_door({"task_id": "abc", **extra}) == "direct"
     assert front_door({**load_event("http_api_get.json"), "task_id": "abc"}) == "http_api"
+
+
+def sqs_record(source: str = "aws:sqs") -> dict[str, object]:
+    return {"messageId": "m1", "receiptHandle": "r", "body": '{"task_id": "abc"}', "eventSource": source}
+
+
+def test_an_sqs_batch_is_the_archive_worker_s_door() -> None:
+    assert front_door({"Records": [sqs_record(), sqs_record()]}) == "sqs"
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"Records": []},
+        {"Records": [sqs_record(), sqs_record("aws:s3")]},
+        {"Records": "aws:sqs"},
+        {"Records": [sqs_record()], "requestContext": {"http": {}}},
+    ],
+)
+def test_only_a_batch_wholly_from_sqs_is_one(event: object) -> None:
+    assert front_door(event) != "sqs"
