@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install lint typecheck test run bench clean
+.PHONY: help install lint typecheck test run bench smoke clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
@@ -19,12 +19,12 @@ $(STAMP): requirements-dev.txt src/requirements.txt
 
 install: $(STAMP) ## create .venv with pinned runtime and dev dependencies
 
-PY_DIRS := $(wildcard src tests local bench)
+PY_DIRS := $(wildcard src tests local bench tools)
 
 lint: $(STAMP) ## ruff and mypy
 	$(VENV)/bin/ruff check $(PY_DIRS)
 	$(VENV)/bin/ruff format --check $(PY_DIRS)
-	$(VENV)/bin/mypy src local
+	$(VENV)/bin/mypy src local tools
 
 test: lint ## lint, type check, then every test with coverage
 	$(PY) -m pytest --cov --cov-report=term $(PYTEST_ARGS)
@@ -35,6 +35,12 @@ run: $(STAMP) ## the API on http://127.0.0.1:3000 (PORT=...), demo aggregator + 
 bench: $(STAMP) ## ours vs the floors and a hand-written peer on loopback (about a minute); writes docs/benchmarks.md and .png
 	$(PY) -m pip install --quiet --disable-pip-version-check -r bench/requirements.txt
 	$(PY) -m bench.run $(BENCH_ARGS)
+
+# After a deploy: STACK=<stack name> (reads its ApiUrl output; AWS_REGION as usual) or API_URL=<url>;
+# TASK_ID=<a completed task> also checks the 302 and the video. ApiAuth=JWT: SMOKE_BEARER_TOKEN=<jwt>.
+smoke: $(STAMP) ## check a deployed API: STACK=<name> or API_URL=<url>, optional TASK_ID=<completed task id>
+	$(PY) -m tools.smoke $(if $(STACK),--stack '$(STACK)') $(if $(API_URL),--api-url '$(API_URL)') \
+		$(if $(TASK_ID),--task-id '$(TASK_ID)')
 
 # --- SAM: build, deploy, local invoke (section owned by the template work) ---
 

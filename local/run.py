@@ -40,7 +40,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import FrameType
 from typing import IO, Any, Final
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -75,7 +74,6 @@ STOP_LINE_PREFIX: Final = "Stop: "
 FUNCTION_ENV: Final = {
     "POWERTOOLS_SERVICE_NAME": "luma-download",
     "POWERTOOLS_METRICS_NAMESPACE": "LumaDownload",
-    "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon here
 }
 
 Invoke = Callable[[dict[str, Any], Any], Any]
@@ -581,6 +579,7 @@ def start_local(
             environ["TOKEN_SECRET_ID"] = SECRET_ID
         for name, value in FUNCTION_ENV.items():
             environ.setdefault(name, value)
+        check_function_settings(environ)
         function = _import_function()
         run.api = LocalApi(function, host=host, port=port, access_log=access_log).start()
     except BaseException:
@@ -590,9 +589,31 @@ def start_local(
     return run
 
 
-def _import_function() -> Invoke:
+def _add_src_to_path() -> None:
     if str(SRC) not in sys.path:
         sys.path.insert(0, str(SRC))
+
+
+def check_function_settings(environ: Mapping[str, str]) -> None:
+    """Refuse to start on a setting the function would refuse, naming it.
+
+    The deployed function cannot refuse to start, so it answers every request ``500 misconfigured``
+    and logs the variable; locally that would only look like a broken API, so stop here instead.
+    """
+    _add_src_to_path()
+    from luma_download.errors import ConfigurationError  # noqa: PLC0415 (src/ is on the path only now)
+    from luma_download.settings import load_settings  # noqa: PLC0415
+
+    try:
+        load_settings(environ)
+    except ConfigurationError as exc:
+        raise StartupError(f"bad configuration, the function would refuse it: {exc.detail}") from None
+    if not boto3.session.Session().region_name:  # "" too: botocore would build a broken endpoint
+        raise StartupError("no AWS region for Secrets Manager: set AWS_REGION (or use a profile with one)")
+
+
+def _import_function() -> Invoke:
+    _add_src_to_path()
     import handler  # noqa: PLC0415 (reads its settings from the environment at import)
 
     invoke: Invoke = handler.lambda_handler
@@ -606,6 +627,31 @@ def _port_from(environ: Mapping[str, str]) -> int:
     return int(raw)
 
 
+class StopSignals:
+    """Ctrl-C and SIGTERM, taken by the main thread with ``sigwait`` instead of a signal handler.
+
+    A Python signal handler runs on the main thread between two bytecodes, possibly while that thread
+    holds a lock (inside ``threading.Event.wait``, or inside the previous signal's handler). Under a
+    burst of signals, ``Event.set()`` in a handler deadlocked for good, nested handlers recursed, and
+    signals landing after ``main`` returned killed the process (the interpreter restores the default
+    handlers at exit). Here both signals are blocked before any thread starts (threads inherit the
+    mask), so no handler ever runs: ``wait`` takes one signal from the pending set, and the ones that
+    arrive later stay pending and vanish at exit. Child processes would inherit the mask as well;
+    ``make run`` starts none.
+    """
+
+    SIGNALS: Final = frozenset({signal.SIGINT, signal.SIGTERM})
+
+    def __init__(self) -> None:
+        if threading.active_count() > 1:
+            raise RuntimeError("StopSignals must be set up before any thread starts")
+        signal.pthread_sigmask(signal.SIG_BLOCK, self.SIGNALS)
+
+    def wait(self) -> signal.Signals:
+        """Block until a stop signal is pending (return at once if one came in meanwhile)."""
+        return signal.Signals(signal.sigwait(self.SIGNALS))
+
+
 def main() -> int:
     console = sys.stdout
     # Everything the function prints (Powertools JSON logs, EMF metrics) goes to stderr with the
@@ -613,14 +659,7 @@ def main() -> int:
     # the Powertools logger keeps the stream it finds at import.
     sys.stdout = sys.stderr
 
-    stopping = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stopping.set()
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
-
+    stop_signals = StopSignals()
     run: LocalRun | None = None
     try:
         port = _port_from(os.environ)
@@ -630,9 +669,8 @@ def main() -> int:
             raise StartupError(f"cannot listen on 127.0.0.1:{port} ({exc.strerror}); set PORT=...") from None
         for line in run.ready_lines():
             print(line, file=console, flush=True)
-        while not stopping.wait(0.5):
-            pass
-        print("Stopping...", file=console, flush=True)
+        received = stop_signals.wait()
+        print(f"Stopping ({received.name})...", file=console, flush=True)
     except StartupError as exc:
         print(f"make run: {exc}", file=sys.stderr, flush=True)
         return 2

@@ -44,17 +44,19 @@ from luma_download.model import CopyOutcome, Deadline, LinkGetter, LinkOutcome
 from luma_download.request_record import RequestRecord
 from luma_download.secret_token import TokenSource
 from luma_download.settings import Settings, load_settings
-from luma_download.telemetry import report
+from luma_download.telemetry import log_json, report
 from luma_download.transport import Timeouts, VideoStream, build_pool_manager, open_video
 from luma_download.upstream import UpstreamClient
 from luma_download.workflow import invoke
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "luma-download")
-logger = Logger(service=SERVICE)
+logger = Logger(service=SERVICE, json_serializer=log_json)
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "LumaDownload"), service=SERVICE)
 
-# Short SDK timeouts: Secrets Manager answers in milliseconds or not at all.
-SECRETS_CONFIG = Config(connect_timeout=2, read_timeout=3, retries={"mode": "standard", "max_attempts": 3})
+# Short SDK timeouts: Secrets Manager answers in milliseconds or not at all. One SDK retry (its
+# backoff is at most 1 s): a throttled read then fails fast enough to answer 503 within the budget,
+# and the caller (Step Functions, a client honouring Retry-After) retries.
+SECRETS_CONFIG = Config(connect_timeout=2, read_timeout=3, retries={"mode": "standard", "max_attempts": 2})
 # The archive: S3 answers a HeadObject in milliseconds; an 8 MiB part may take a few seconds.
 # SigV4 for presigned links, whatever the region.
 ARCHIVE_S3_CONFIG = Config(
@@ -105,6 +107,7 @@ class Service:
     handle: Handler
     get_link: LinkGetter
     link_cache: LinkCache | None
+    tokens: TokenSource | None
     # One resolver per HTTP front door ("http_api", "rest_api", "function_url"): the routes, for docs.
     resolvers: Mapping[str, ApiGatewayResolver]
     # Archives a task now (direct invoke with "archive": true, SQS jobs); None: archiving is off.
@@ -120,6 +123,7 @@ def build_service(
 ) -> Service:
     """Wire settings, token, upstream, archive, cache and resolvers; a bad setting: 500 per request."""
     link_cache: LinkCache | None = None
+    tokens: TokenSource | None = None
     get_link: LinkGetter
     archive_now: CopyTask | None = None
     try:
@@ -190,7 +194,12 @@ def build_service(
             report(record, logger, metrics)
 
     return Service(
-        handle=handle, get_link=get_link, link_cache=link_cache, resolvers=resolvers, archive_now=archive_now
+        handle=handle,
+        get_link=get_link,
+        link_cache=link_cache,
+        tokens=tokens,
+        resolvers=resolvers,
+        archive_now=archive_now,
     )
 
 

@@ -7,7 +7,7 @@ from typing import Any, Self
 
 from urllib3 import BaseHTTPResponse
 from urllib3.connectionpool import ConnectionPool
-from urllib3.exceptions import MaxRetryError, ResponseError
+from urllib3.exceptions import InvalidHeader, MaxRetryError, ResponseError
 from urllib3.util import Retry
 
 from luma_download.model import Deadline
@@ -33,6 +33,13 @@ class DeadlineRetry(Retry):
 
     def _spare(self) -> float:
         return float("inf") if self.deadline is None else self.deadline.remaining() - self.attempt_seconds
+
+    def parse_retry_after(self, retry_after: str) -> float:
+        # A malformed or negative Retry-After is not waited for: the answer is mapped as it came.
+        try:
+            return super().parse_retry_after(retry_after)
+        except InvalidHeader:
+            return float("inf")
 
     def get_backoff_time(self) -> float:
         # Jitter makes each call differ: cap the value actually slept, not just the one checked.

@@ -82,7 +82,7 @@ def get(
             to_error=transport_error,
         )
         try:
-            body = read_capped(response, deadline)
+            body = read_capped(response)
         except HTTPError as exc:
             response.close()
             raise transport_error(exc) from None
@@ -125,20 +125,15 @@ def start_get(
         raise to_error(exc) from None
 
 
-def read_capped(response: urllib3.BaseHTTPResponse, deadline: Deadline) -> bytes:
+def read_capped(response: urllib3.BaseHTTPResponse) -> bytes:
+    """The body, at most ``MAX_BODY_BYTES`` (decoded: urllib3 bounds decompression by the amount)."""
     declared = response.headers.get("Content-Length")
     if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
         raise UpstreamError("upstream response is too large")
-    chunks: list[bytes] = []
-    size = 0
-    for chunk in response.stream(16 * 1024):
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise UpstreamError("upstream response is too large")
-        if deadline.remaining() <= 0:
-            raise UpstreamTimeoutError("out of time while reading the upstream answer")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    body = response.read(MAX_BODY_BYTES + 1)
+    if len(body) > MAX_BODY_BYTES:
+        raise UpstreamError("upstream response is too large")
+    return body
 
 
 def transport_error(reason: Exception | None) -> LumaDownloadError:

@@ -20,7 +20,7 @@ from luma_download.safe_text import upstream_message
 from luma_download.secret_token import TokenSource
 from luma_download.settings import Settings
 from luma_download.transport import Timeouts, UpstreamResponse, get
-from luma_download.url_rules import check_video_url, expiry_of, redact_url
+from luma_download.url_rules import check_video_url, expiry_of, holds_secret, redact_url
 
 
 class UpstreamClient:
@@ -64,14 +64,17 @@ class UpstreamClient:
         checked = check_video_url(
             url, self._settings.allowed_redirect_hosts, allow_loopback=self._settings.upstream_is_loopback
         )
+        if holds_secret(checked, self._tokens.recent()):
+            # It would reach Location, the JSON, the workflow's output and the log.
+            raise UpstreamError("upstream video URL is not usable", detail="the link holds our token")
         return DownloadLink(task_id, checked, expiry_of(checked), log_url=redact_url(checked))
 
     def _authorized_get(self, path: str, deadline: Deadline) -> UpstreamResponse:
-        token = self._tokens.get()
+        token = self._tokens.get(deadline)
         answer = self._get(path, token, deadline)
         if answer.status in (401, 403):
-            # A rotated secret is picked up without a redeploy: re-read it once, retry once if it changed.
-            fresh = self._tokens.get(force_fetch=True)
+            # A rotated secret is picked up without a redeploy: re-read it, retry once if it changed.
+            fresh = self._tokens.refresh(deadline)
             if fresh != token:
                 answer = self._get(path, fresh, deadline)
             if answer.status in (401, 403):

@@ -6,7 +6,7 @@ import ipaddress
 import re
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from luma_download.errors import UpstreamError
 
@@ -18,6 +18,9 @@ _SHOWN_QUERY_PARAMS = frozenset(
 _MAX_PRESIGN_SECONDS = 7 * 24 * 3600  # SigV4's own ceiling
 _VISIBLE_ASCII = re.compile(r"[\x21-\x7e]*", re.ASCII)
 _IPV4_CHARACTERS = frozenset("0123456789.")  # an IPv6 address always has a ":"
+_AMZ_DATE = re.compile(r"[0-9]{8}T[0-9]{6}Z", re.ASCII)
+# A host name is letters, digits, dots and hyphens: nothing a consumer could decode into another host.
+_HOST_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?", re.ASCII)
 
 
 def is_loopback_host(host: str) -> bool:
@@ -63,9 +66,11 @@ def check_video_url(url: object, allowed_hosts: Iterable[str], *, allow_loopback
         _ = parts.port  # raises ValueError on a malformed port
     except ValueError:
         raise UpstreamError("upstream video URL is malformed") from None
-    if parts.username is not None or parts.password is not None:
+    if parts.username is not None or parts.password is not None or "@" in parts.netloc:
         raise UpstreamError("upstream video URL carries credentials")
     loopback = is_loopback_host(host)
+    if _HOST_NAME.fullmatch(host) is None and not (loopback and allow_loopback):
+        raise UpstreamError("upstream video URL has a malformed host")
     if parts.scheme == "http" and loopback and allow_loopback:
         return url
     if parts.scheme != "https":
@@ -75,33 +80,69 @@ def check_video_url(url: object, allowed_hosts: Iterable[str], *, allow_loopback
     raise UpstreamError("upstream video URL points to a host that is not allowed")
 
 
-def expiry_of(url: str) -> datetime | None:
-    """When a presigned URL dies: ``X-Amz-Date`` + ``X-Amz-Expires`` (SigV4) or ``Expires`` (epoch)."""
-    params = {key.lower(): value for key, value in parse_qsl(urlsplit(url).query)}
-    try:
-        if "x-amz-date" in params and "x-amz-expires" in params:
-            signed_at = datetime.strptime(params["x-amz-date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
-            seconds = int(params["x-amz-expires"])
-            if 0 < seconds <= _MAX_PRESIGN_SECONDS:
-                return signed_at + timedelta(seconds=seconds)
-        elif "expires" in params:
-            return datetime.fromtimestamp(int(params["expires"]), tz=UTC)
-    except (ValueError, OverflowError, OSError):
-        return None
-    return None
+def holds_secret(url: str, secrets: Iterable[str]) -> bool:
+    """Whether ``url`` carries one of ``secrets``, as sent or percent-decoded, in any case."""
+    decoded = unquote(url).lower()
+    raw = url.lower()
+    return any(secret and (secret.lower() in raw or secret.lower() in decoded) for secret in secrets)
+
+
+def expiry_of(url: str, now: datetime | None = None) -> datetime | None:
+    """When a presigned URL dies: ``X-Amz-Date`` + ``X-Amz-Expires`` (SigV4) or ``Expires`` (epoch).
+
+    Never later than seven days from ``now``: no presigned URL lives longer (SigV4's ceiling), so a
+    link dated 2099 is not cached, or handed on as cacheable, for decades.
+    """
+    params = {key.lower(): value for key, value in _query_pairs(urlsplit(url).query)}
+    ceiling = (now or datetime.now(UTC)) + timedelta(seconds=_MAX_PRESIGN_SECONDS)
+    expires_at: datetime | None = None
+    if "x-amz-date" in params and "x-amz-expires" in params:
+        stamp, seconds = params["x-amz-date"], params["x-amz-expires"]
+        if _AMZ_DATE.fullmatch(stamp) and seconds.isdigit() and 0 < int(seconds) <= _MAX_PRESIGN_SECONDS:
+            try:
+                signed_at = datetime(
+                    int(stamp[0:4]),
+                    int(stamp[4:6]),
+                    int(stamp[6:8]),
+                    int(stamp[9:11]),
+                    int(stamp[11:13]),
+                    int(stamp[13:15]),
+                    tzinfo=UTC,
+                )
+            except ValueError:  # digits, but no such date (month 13, ...)
+                return None
+            expires_at = signed_at + timedelta(seconds=int(seconds))
+    elif "expires" in params and params["expires"].isdigit():
+        epoch = int(params["expires"])
+        expires_at = ceiling if epoch >= ceiling.timestamp() else datetime.fromtimestamp(epoch, tz=UTC)
+    return None if expires_at is None else min(expires_at, ceiling)
 
 
 def redact_url(url: str) -> str:
-    """The URL for logs: path kept, signatures, credentials and tokens replaced."""
+    """The URL for logs: path kept, signatures, credentials and tokens replaced.
+
+    The query is split as sent (no decoding and re-encoding): a shown value is exactly what the
+    URL carried, every other value becomes ``REDACTED``.
+    """
     try:
         parts = urlsplit(url)
-        query = [
-            (key, value if key.lower() in _SHOWN_QUERY_PARAMS else "REDACTED")
-            for key, value in parse_qsl(parts.query, keep_blank_values=True)
-        ]
+        query = "&".join(
+            f"{key}={value if key.lower() in _SHOWN_QUERY_PARAMS else 'REDACTED'}"
+            for key, value in _query_pairs(parts.query)
+        )
         netloc = parts.hostname or ""
         if parts.port:
             netloc = f"{netloc}:{parts.port}"
-        return urlunsplit((parts.scheme, netloc, parts.path, urlencode(query, safe=":/"), ""))
+        return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
     except ValueError:
         return "<unparseable URL>"
+
+
+def _query_pairs(query: str) -> list[tuple[str, str]]:
+    """``a=1&b=2`` as ``[("a", "1"), ("b", "2")]``, values as sent (not percent-decoded)."""
+    pairs = []
+    for field in query.split("&"):
+        if field:
+            key, _, value = field.partition("=")
+            pairs.append((key, value))
+    return pairs

@@ -11,6 +11,8 @@ import json
 import re
 import signal
 import socket
+import subprocess
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -21,7 +23,7 @@ import pytest
 
 from local.aggregator import Aggregator, FakeTask
 from local.aws import start_embedded_aws
-from local.run import DEMO_TASKS, DEMO_TOKEN
+from local.run import DEMO_TASKS, DEMO_TOKEN, LISTENING_PREFIX
 from tests.e2e.conftest import Answer, LocalRunProcess, clean_env, request
 
 REPO = Path(__file__).resolve().parents[2]
@@ -239,5 +241,82 @@ def test_upstream_without_a_token_source_exits_2() -> None:
         assert run.proc.wait(timeout=60) == 2
         run.signal()
         assert "TOKEN_SECRET_ID" in run.stderr and "UPSTREAM_TOKEN" in run.stderr
+    finally:
+        run.kill()
+
+
+# -- stopping under a burst of signals, and refusing a bad configuration --------------------------
+
+# Real-aggregator mode with nothing embedded starts in about half a second; a stop signal is handled
+# the same way in every mode.
+QUICK_ENV = {
+    "UPSTREAM_BASE_URL": "http://127.0.0.1:9",
+    "TOKEN_SECRET_ID": "e2e/never-read",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+BURST_SIGNALS = 50_000
+BURST_TIGHT = 500
+BURST_SECONDS = 5.0
+BURST_RUNS = 3
+
+
+def burst_of_stop_signals(proc: subprocess.Popen[str]) -> int:
+    """SIGTERM and SIGINT alternately until the process has exited (or the burst's bounds); returns
+    how many were sent. The first ones back to back, so that signals land while the previous one is
+    being handled; then yielding the CPU between two, so that they keep landing all through the stop
+    and after ``main`` has returned."""
+    deadline = time.monotonic() + BURST_SECONDS
+    for sent in range(BURST_SIGNALS):
+        if time.monotonic() > deadline or proc.poll() is not None:
+            return sent
+        proc.send_signal(signal.SIGTERM if sent % 2 else signal.SIGINT)
+        if sent >= BURST_TIGHT:
+            time.sleep(0)
+    return BURST_SIGNALS
+
+
+def test_a_burst_of_stop_signals_always_exits_0() -> None:
+    """Given a ready local run, when SIGTERM and SIGINT arrive in a burst, then it stops and exits 0
+    promptly, every time. Before the fix, a handler calling ``Event.set()`` deadlocked on the Event's
+    lock (about 1 run in 12 here), and signals landing after ``main`` returned killed the process
+    with the signal instead of exit code 0 (most other runs)."""
+    for attempt in range(BURST_RUNS):
+        run = LocalRunProcess(clean_env(**QUICK_ENV))
+        try:
+            run.wait_ready()
+            sent = burst_of_stop_signals(run.proc)
+            assert sent > 1, "the process was gone after the first signal"
+            assert run.signal(signal.SIGTERM) == 0, f"run {attempt}: {run.stderr[-2000:]}"
+            assert "Stopped." in run.stdout
+            assert refused(run.port)
+        finally:
+            run.kill()
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        # Demo mode, with a value the template used to accept (it had no MaxValue).
+        ({"TOKEN_CACHE_SECONDS": "86401"}, "TOKEN_CACHE_SECONDS"),
+        ({**QUICK_ENV, "UPSTREAM_READ_TIMEOUT": "soon"}, "UPSTREAM_READ_TIMEOUT"),
+        ({**QUICK_ENV, "UPSTREAM_BASE_URL": "http://api.example.com"}, "UPSTREAM_BASE_URL"),
+        (
+            {**QUICK_ENV, "AWS_DEFAULT_REGION": "", "AWS_CONFIG_FILE": "/nonexistent"},
+            "AWS_REGION",
+        ),
+    ],
+    ids=["demo-token-cache", "read-timeout", "plain-http", "no-region"],
+)
+def test_a_bad_setting_refuses_to_start_and_names_it(env: dict[str, str], named: str) -> None:
+    """Given a setting the function would refuse, when ``make run`` starts, then it exits 2 before
+    listening and says which variable is wrong (it used to start and answer 500 to everything)."""
+    run = LocalRunProcess(clean_env(**env))
+    try:
+        assert run.proc.wait(timeout=60) == 2
+        run.signal()
+        assert named in run.stderr
+        assert "bad configuration" in run.stderr or "no AWS region" in run.stderr
+        assert not any(line.startswith(LISTENING_PREFIX) for line in run.stdout_lines)
+        assert "Traceback" not in run.stderr
     finally:
         run.kill()

@@ -8,7 +8,10 @@ test asserts what a deployed stack would contain.
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +22,9 @@ from cfnlint.helpers import REGIONS
 from samtranslator.translator.managed_policy_translator import ManagedPolicyLoader
 from samtranslator.translator.transform import transform
 from samtranslator.yaml_helper import yaml_parse
+
+from luma_download import errors
+from luma_download.settings import NUMBER_RULES
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
@@ -37,7 +43,17 @@ CUSTOM = {
     "CorsAllowOrigins": "https://app.example.com,https://admin.example.com",
     "TokenSecretField": "api_key",
     "LogLevel": "DEBUG",
+    "UpstreamConnectTimeout": "1.5",
+    "UpstreamReadTimeout": "8",
+    "PowertoolsServiceName": "luma-dl-test",
+    "PowertoolsMetricsNamespace": "Acme/Luma",
+    "TracingMode": "PassThrough",
+    "AlarmEmail": "ops@example.com",
+    "BadUpstreamAlarmThreshold": "20",
+    "DurationP99AlarmMilliseconds": "9000",
 }
+JWT_ISSUER = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEf123"
+JWT = {**REQUIRED, "ApiAuth": "JWT", "JwtIssuer": JWT_ISSUER, "JwtAudience": "client-one,client-two"}
 PSEUDO = {
     "AWS::StackName": "luma-test",
     "AWS::Region": "eu-west-1",
@@ -123,6 +139,9 @@ class Stack:
         if set(value) == {"Fn::If"}:
             cond, if_true, if_false = value["Fn::If"]
             return self.resolve(if_true if self.condition(cond) else if_false)
+        if set(value) == {"Fn::Split"}:
+            separator, text = (self.resolve(arg) for arg in value["Fn::Split"])
+            return text.split(separator) if isinstance(text, str) else {"Fn::Split": [separator, text]}
         if set(value) == {"Fn::Sub"} and isinstance(value["Fn::Sub"], str):
             return {"Fn::Sub": re.sub(r"\$\{([^}!]+)\}", self._sub_var, value["Fn::Sub"])}
         return {k: r for k, r in ((k, self.resolve(v)) for k, v in value.items()) if r is not _NO_VALUE}
@@ -142,6 +161,15 @@ class Stack:
 
     def api_operations(self) -> dict[str, Any]:
         return self.props("LumaHttpApi")["Body"]["paths"][ROUTE]  # type: ignore[no-any-return]
+
+    def rule_failures(self) -> list[str]:
+        """The template's Rules as CloudFormation checks them before a deploy: what it would refuse."""
+        failures = []
+        for rule in self.cfn.get("Rules", {}).values():
+            if "RuleCondition" in rule and not self._truth(rule["RuleCondition"]):
+                continue
+            failures += [a["AssertDescription"] for a in rule["Assertions"] if not self._truth(a["Assert"])]
+        return failures
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -165,6 +193,11 @@ def custom_stack() -> Stack:
     return Stack(sam_transform(CUSTOM), CUSTOM)
 
 
+@pytest.fixture(scope="module")
+def jwt_stack() -> Stack:
+    return Stack(sam_transform(JWT), JWT)
+
+
 def _lint(text: str) -> list[str]:
     matches = lint(text, config=ManualArgs(include_checks=["I"], regions=REGIONS))
     return [f"{m.rule.id} {m.message} (line {m.linenumber})" for m in matches]
@@ -176,7 +209,7 @@ def test_template_is_cfn_lint_clean() -> None:
     assert _lint(TEMPLATE.read_text()) == []
 
 
-@pytest.mark.parametrize("params", [REQUIRED, CUSTOM], ids=["defaults", "custom"])
+@pytest.mark.parametrize("params", [REQUIRED, CUSTOM, JWT], ids=["defaults", "custom", "jwt"])
 def test_transformed_template_is_cfn_lint_clean(params: dict[str, str]) -> None:
     """Given the CloudFormation the SAM transform produces (cfn-lint checks SAM resources only
     loosely, the generated ones strictly), when cfn-lint checks it, then it reports nothing."""
@@ -192,9 +225,10 @@ def test_function_is_built_by_the_makefile_from_src() -> None:
     assert function["Properties"]["Handler"] == "handler.lambda_handler"
 
 
-def test_function_runtime_and_limits(default_stack: Stack) -> None:
+def test_function_runtime_and_limits(default_stack: Stack, custom_stack: Stack) -> None:
     """Given default parameters, when transformed, then the Lambda runs python3.13 on arm64 with
-    X-Ray tracing, 256 MB, and a timeout under API Gateway's 30 s integration limit."""
+    X-Ray active tracing, 256 MB, and a timeout under API Gateway's 30 s integration limit; given
+    TracingMode=PassThrough, then it records no traces."""
     fn = default_stack.props(FUNCTION)
     assert fn["Runtime"] == "python3.13"
     assert fn["Architectures"] == ["arm64"]
@@ -203,6 +237,7 @@ def test_function_runtime_and_limits(default_stack: Stack) -> None:
     assert fn["TracingConfig"] == {"Mode": "Active"}
     assert fn["MemorySize"] == "256"
     assert fn["Handler"] == "handler.lambda_handler"
+    assert custom_stack.props(FUNCTION)["TracingConfig"] == {"Mode": "PassThrough"}
 
 
 def test_reserved_concurrency_only_when_asked(default_stack: Stack, custom_stack: Stack) -> None:
@@ -212,8 +247,8 @@ def test_reserved_concurrency_only_when_asked(default_stack: Stack, custom_stack
 
 
 def test_environment_comes_from_parameters(default_stack: Stack, custom_stack: Stack) -> None:
-    """Given the parameters, then each environment variable carries its parameter's value and the
-    Powertools service/namespace are fixed."""
+    """Given the parameters, then each environment variable the function reads (README's
+    configuration table, and Powertools' names) carries its parameter's value."""
     env = default_stack.props(FUNCTION)["Environment"]["Variables"]
     assert env == {
         "UPSTREAM_BASE_URL": "https://aggregator.example.com",
@@ -223,6 +258,11 @@ def test_environment_comes_from_parameters(default_stack: Stack, custom_stack: S
         "ALLOWED_REDIRECT_HOSTS": "*.r2.cloudflarestorage.com,*.cdn-luma.com,*.lumalabs.ai",
         "URL_CACHE_MARGIN_SECONDS": "300",
         "URL_CACHE_MAX_ENTRIES": "1024",
+        "UPSTREAM_CONNECT_TIMEOUT": "2",
+        "UPSTREAM_READ_TIMEOUT": "5",
+        "ARCHIVE_LINK_SECONDS": "3600",
+        "ARCHIVE_RECHECK_SECONDS": "60",
+        "ARCHIVE_MAX_BYTES": "2147483648",
         "POWERTOOLS_SERVICE_NAME": "luma-download",
         "POWERTOOLS_METRICS_NAMESPACE": "LumaDownload",
         "POWERTOOLS_LOG_LEVEL": "INFO",
@@ -231,6 +271,25 @@ def test_environment_comes_from_parameters(default_stack: Stack, custom_stack: S
     assert custom_env["TOKEN_SECRET_ID"] == SECRET_ARN
     assert custom_env["TOKEN_SECRET_FIELD"] == "api_key"
     assert custom_env["POWERTOOLS_LOG_LEVEL"] == "DEBUG"
+    assert custom_env["UPSTREAM_CONNECT_TIMEOUT"] == "1.5"
+    assert custom_env["UPSTREAM_READ_TIMEOUT"] == "8"
+    assert custom_env["POWERTOOLS_SERVICE_NAME"] == "luma-dl-test"
+    assert custom_env["POWERTOOLS_METRICS_NAMESPACE"] == "Acme/Luma"
+
+
+@pytest.mark.parametrize("rule", NUMBER_RULES, ids=lambda rule: rule.name)
+def test_numeric_parameters_have_the_bounds_the_code_enforces(rule: Any) -> None:
+    """Given a numeric setting the function validates (``NUMBER_RULES``), then the parameter that
+    feeds its variable has the same default, MinValue and MaxValue: the stack refuses at deploy time
+    what the function would refuse at run time (500 to every request)."""
+    template = sam_template()
+    variables = template["Resources"][FUNCTION]["Properties"]["Environment"]["Variables"]
+    source = variables.get(rule.name)
+    assert isinstance(source, dict) and set(source) == {"Ref"}, f"{rule.name} is not set from a parameter"
+    spec = template["Parameters"][source["Ref"]]
+    assert spec["Type"] == "Number"
+    bounds = (float(spec["Default"]), float(spec["MinValue"]), float(spec["MaxValue"]))
+    assert bounds == (float(rule.default), float(rule.low), float(rule.high))
 
 
 def test_http_api_routes_get_and_head_to_the_function(default_stack: Stack) -> None:
@@ -269,24 +328,61 @@ def test_stage_throttling_from_parameters(default_stack: Stack, custom_stack: St
     }
 
 
-def test_api_is_public_unless_iam_auth_is_chosen(default_stack: Stack, custom_stack: Stack) -> None:
-    """Given ApiAuth NONE, then neither route requires auth; given AWS_IAM, then both require
-    SigV4 (the AWS_IAM scheme)."""
+def security_schemes(stack: Stack) -> dict[str, Any]:
+    return stack.props("LumaHttpApi")["Body"]["components"]["securitySchemes"]  # type: ignore[no-any-return]
+
+
+def test_api_is_public_unless_auth_is_chosen(
+    default_stack: Stack, custom_stack: Stack, jwt_stack: Stack
+) -> None:
+    """Given ApiAuth NONE, then neither route requires auth and no JWT authorizer exists; given
+    AWS_IAM, then both require SigV4; given JWT, then both require a token from the configured
+    issuer for one of the configured audiences, read from the Authorization header."""
     for operation in default_stack.api_operations().values():
         assert "security" not in operation
+    assert set(security_schemes(default_stack)) == {"AWS_IAM"}
+
     for operation in custom_stack.api_operations().values():
         assert operation["security"] == [{"AWS_IAM": []}]
-    scheme = custom_stack.props("LumaHttpApi")["Body"]["components"]["securitySchemes"]["AWS_IAM"]
-    assert scheme["x-amazon-apigateway-authtype"] == "awsSigv4"
+    assert security_schemes(custom_stack)["AWS_IAM"]["x-amazon-apigateway-authtype"] == "awsSigv4"
+
+    for operation in jwt_stack.api_operations().values():
+        assert operation["security"] == [{"JwtAuthorizer": []}]
+    authorizer = security_schemes(jwt_stack)["JwtAuthorizer"]["x-amazon-apigateway-authorizer"]
+    assert authorizer == {
+        "type": "jwt",
+        "identitySource": "$request.header.Authorization",
+        "jwtConfiguration": {"issuer": JWT_ISSUER, "audience": ["client-one", "client-two"]},
+    }
+
+
+@pytest.mark.parametrize(
+    ("params", "refused"),
+    [
+        (JWT, []),
+        ({**JWT, "JwtIssuer": ""}, ["ApiAuth=JWT needs JwtIssuer"]),
+        ({**JWT, "JwtAudience": ""}, ["ApiAuth=JWT needs JwtAudience"]),
+        (REQUIRED, []),
+        ({**CUSTOM, "JwtIssuer": ""}, []),
+    ],
+    ids=["jwt-complete", "jwt-no-issuer", "jwt-no-audience", "public", "iam"],
+)
+def test_jwt_auth_cannot_deploy_without_issuer_and_audience(
+    default_stack: Stack, params: dict[str, str], refused: list[str]
+) -> None:
+    """Given ApiAuth=JWT with the issuer or the audience left empty, then CloudFormation's template
+    rules refuse the deploy (API Gateway would otherwise reject the authorizer mid-deploy); other
+    auth choices need neither."""
+    assert Stack(default_stack.cfn, params).rule_failures() == refused
 
 
 def test_cors_allows_get_head_and_exposes_location(default_stack: Stack, custom_stack: Stack) -> None:
     """Given CorsAllowOrigins, then CORS allows those origins (a list) for GET/HEAD with the Accept
-    header, and exposes Location to scripts."""
+    header and a JWT in Authorization, and exposes Location to scripts."""
     cors = default_stack.props("LumaHttpApi")["Body"]["x-amazon-apigateway-cors"]
     assert cors["allowOrigins"] == ["*"]
     assert {"GET", "HEAD"} <= set(cors["allowMethods"])
-    assert cors["allowHeaders"] == ["Accept"]
+    assert cors["allowHeaders"] == ["Accept", "Authorization"]
     assert cors["exposeHeaders"] == ["Location"]
     custom_cors = custom_stack.props("LumaHttpApi")["Body"]["x-amazon-apigateway-cors"]
     assert custom_cors["allowOrigins"] == ["https://app.example.com", "https://admin.example.com"]
@@ -298,40 +394,68 @@ def test_secret_is_created_when_no_arn_is_given(default_stack: Stack) -> None:
     secret = default_stack.props("TokenSecret")
     assert json.loads(secret["SecretString"]["Fn::Sub"]) == {"token": "REPLACE_ME"}
     assert default_stack.outputs["TokenSecretArnOut"]["Value"] == {"Ref": "TokenSecret"}
-    assert secret_statement(default_stack)["Resource"] == {"Ref": "TokenSecret"}
 
 
 def test_existing_secret_is_used_when_an_arn_is_given(custom_stack: Stack) -> None:
     """Given TokenSecretArn, then no secret is created and the policy and output name that ARN."""
     assert custom_stack.of_type("AWS::SecretsManager::Secret") == {}
     assert custom_stack.outputs["TokenSecretArnOut"]["Value"] == SECRET_ARN
-    assert secret_statement(custom_stack)["Resource"] == SECRET_ARN
 
 
-def secret_statement(stack: Stack) -> dict[str, Any]:
-    """The only IAM statement of the function's role that mentions Secrets Manager."""
+def role_statements(stack: Stack) -> dict[str, dict[str, Any]]:
+    """The function role's inline statements, by Sid."""
     role = stack.props(f"{FUNCTION}Role")
     statements = [s for p in role["Policies"] for s in p["PolicyDocument"]["Statement"]]
-    (statement,) = [s for s in statements if "secretsmanager" in json.dumps(s["Action"])]
-    return statement
+    assert all(s["Effect"] == "Allow" for s in statements)
+    return {s["Sid"]: s for s in statements}
+
+
+def actions(statement: dict[str, Any]) -> list[str]:
+    action = statement["Action"]
+    return sorted([action] if isinstance(action, str) else action)
 
 
 @pytest.mark.parametrize("which", ["default_stack", "custom_stack"])
-def test_role_reads_exactly_one_secret(which: str, request: pytest.FixtureRequest) -> None:
-    """Given either secret choice, then the role may only GetSecretValue on that one secret: no
-    wildcard anywhere in its inline policies, and no managed policy beyond logs and X-Ray."""
+def test_role_grants_only_what_the_function_uses(which: str, request: pytest.FixtureRequest) -> None:
+    """Given either secret choice and tracing mode, then the function's role (its own, not SAM's)
+    has no managed policy (SAM would attach AWSLambdaBasicExecutionRole, logs on any group, and
+    AWSXrayWriteOnlyAccess, which adds sampling-rule reads) and exactly: write to its own log group,
+    the two X-Ray writes Lambda's active tracing needs (only when tracing is Active: the only "*"),
+    and GetSecretValue on the one token secret."""
     stack: Stack = request.getfixturevalue(which)
+    assert list(stack.of_type("AWS::IAM::Role")) == [f"{FUNCTION}Role"]
+    assert stack.props(FUNCTION)["Role"] == {"Fn::GetAtt": [f"{FUNCTION}Role", "Arn"]}
     role = stack.props(f"{FUNCTION}Role")
-    statement = secret_statement(stack)
-    assert statement["Effect"] == "Allow"
-    assert statement["Action"] in ("secretsmanager:GetSecretValue", ["secretsmanager:GetSecretValue"])
-    resource = statement["Resource"]
-    assert not isinstance(resource, list) or len(resource) == 1
-    assert "*" not in json.dumps(role["Policies"])
-    assert sorted(arn.rsplit("/", 1)[1] for arn in role["ManagedPolicyArns"]) == [
-        "AWSLambdaBasicExecutionRole",
-        "AWSXrayWriteOnlyAccess",
+    assert "ManagedPolicyArns" not in role
+    assert role["AssumeRolePolicyDocument"]["Statement"] == [
+        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
     ]
+    statements = role_statements(stack)
+    tracing = stack.props(FUNCTION)["TracingConfig"]["Mode"] == "Active"
+    expected = {"WriteOwnLogs", "ReadAggregatorToken"} | ({"SendTraces"} if tracing else set())
+    assert set(statements) == expected
+
+    logs = statements["WriteOwnLogs"]
+    assert actions(logs) == ["logs:CreateLogStream", "logs:PutLogEvents"]
+    assert logs["Resource"] == {"Fn::GetAtt": ["LumaVideoLogGroup", "Arn"]}
+
+    token = statements["ReadAggregatorToken"]
+    assert actions(token) == ["secretsmanager:GetSecretValue"]
+    assert token["Resource"] in ({"Ref": "TokenSecret"}, SECRET_ARN)
+
+    wildcards = [sid for sid, statement in statements.items() if "*" in json.dumps(statement)]
+    if tracing:
+        assert actions(statements["SendTraces"]) == ["xray:PutTelemetryRecords", "xray:PutTraceSegments"]
+        assert wildcards == ["SendTraces"]
+        assert statements["SendTraces"]["Resource"] == "*"
+    else:
+        assert wildcards == []
+
+
+def test_secret_statement_follows_the_secret_choice(default_stack: Stack, custom_stack: Stack) -> None:
+    """Given TokenSecretArn empty, then the role reads the created secret; given an ARN, that ARN."""
+    assert role_statements(default_stack)["ReadAggregatorToken"]["Resource"] == {"Ref": "TokenSecret"}
+    assert role_statements(custom_stack)["ReadAggregatorToken"]["Resource"] == SECRET_ARN
 
 
 def test_log_group_is_the_functions_with_retention(default_stack: Stack, custom_stack: Stack) -> None:
@@ -345,11 +469,197 @@ def test_log_group_is_the_functions_with_retention(default_stack: Stack, custom_
     assert custom_stack.props("LumaVideoLogGroup")["RetentionInDays"] == "14"
 
 
+ACCESS_LOG_SAMPLE = {  # a value of the right kind for each variable, to check the format is JSON
+    "$context.status": "302",
+    "$context.responseLatency": "41",
+}
+
+
+def test_api_access_log_is_json_per_request(default_stack: Stack, custom_stack: Stack) -> None:
+    """Given the stage, then API Gateway writes one JSON line per request (request id, IP, route,
+    status, latency, integration error, ...) to a log group the stack owns, with LogRetentionDays,
+    and no value a client chooses (path, user agent; API Gateway does not escape them)."""
+    ((stage,),) = [list(default_stack.of_type("AWS::ApiGatewayV2::Stage").values())]
+    settings = stage["Properties"]["AccessLogSettings"]
+    assert settings["DestinationArn"] == {"Fn::GetAtt": ["ApiAccessLogGroup", "Arn"]}
+    fmt = settings["Format"]
+    variables = re.findall(r"\$context\.[A-Za-z.]+", fmt)
+    assert "$context.requestId" in variables
+    line = re.sub(r"\$context\.[A-Za-z.]+", lambda m: ACCESS_LOG_SAMPLE.get(m.group(), "x"), fmt)
+    record = json.loads(line)
+    assert {
+        "requestId": "x",
+        "ip": "x",
+        "routeKey": "x",
+        "status": 302,
+        "responseLatencyMs": 41,
+        "integrationError": "x",
+    }.items() <= record.items()
+    assert not {"$context.path", "$context.identity.userAgent", "$context.resourcePath"} & set(variables)
+    assert fmt.count('"$context.') + len(ACCESS_LOG_SAMPLE) == len(variables), "only numbers unquoted"
+
+    group = default_stack.props("ApiAccessLogGroup")
+    assert group["RetentionInDays"] == "30"
+    assert custom_stack.props("ApiAccessLogGroup")["RetentionInDays"] == "14"
+    assert default_stack.resources["ApiAccessLogGroup"]["DeletionPolicy"] == "Delete"
+
+
+# Every alarm: (namespace, metric, dimensions, threshold parameter). The EMF ones read the function's
+# own Errors metric, whose dimensions are exactly ErrorCode and service. To alarm on something new
+# (e.g. a dead-letter queue's depth), add its resource to template.yaml and its row here.
+FUNCTION_DIMENSIONS = [{"Name": "FunctionName", "Value": {"Ref": FUNCTION}}]
+ALARMS: dict[str, tuple[str, str, Any, str]] = {
+    "FunctionErrorsAlarm": ("AWS/Lambda", "Errors", FUNCTION_DIMENSIONS, "FunctionErrorsAlarmThreshold"),
+    "ThrottlesAlarm": ("AWS/Lambda", "Throttles", FUNCTION_DIMENSIONS, "ThrottlesAlarmThreshold"),
+    "DurationP99Alarm": ("AWS/Lambda", "Duration", FUNCTION_DIMENSIONS, "DurationP99AlarmMilliseconds"),
+    "Api5xxAlarm": (
+        "AWS/ApiGateway",
+        "5xx",
+        [{"Name": "ApiId", "Value": {"Ref": "LumaHttpApi"}}],
+        "Api5xxAlarmThreshold",
+    ),
+    "MisconfiguredAlarm": ("<metrics namespace>", "Errors", "misconfigured", "MisconfiguredAlarmThreshold"),
+    "BadUpstreamAlarm": ("<metrics namespace>", "Errors", "bad_upstream", "BadUpstreamAlarmThreshold"),
+    "UpstreamUnavailableAlarm": (
+        "<metrics namespace>",
+        "Errors",
+        "upstream_unavailable",
+        "UpstreamUnavailableAlarmThreshold",
+    ),
+}
+
+
+def error_codes() -> set[str]:
+    """Every ``error.code`` the function can answer with (the classes in errors.py)."""
+    found, todo = set(), [errors.LumaDownloadError]
+    while todo:
+        cls = todo.pop()
+        found.add(cls.code)
+        todo += cls.__subclasses__()
+    return found
+
+
+@pytest.mark.parametrize("which", ["default_stack", "custom_stack"])
+def test_alarms_notify_the_topic(which: str, request: pytest.FixtureRequest) -> None:
+    """Given the stack, then exactly the listed alarms exist, each on its metric with its threshold
+    parameter over 5 minutes, missing data not breaching, notifying the alarm topic when it fires and
+    when it clears; the error-code alarms follow the service name and namespace parameters and name
+    codes the function really answers with."""
+    stack: Stack = request.getfixturevalue(which)
+    alarms = stack.of_type("AWS::CloudWatch::Alarm")
+    assert set(alarms) == set(ALARMS)
+    env = stack.props(FUNCTION)["Environment"]["Variables"]
+    for name, (namespace, metric, dimensions, threshold) in ALARMS.items():
+        props = alarms[name]["Properties"]
+        expected = (namespace, metric, dimensions)
+        if namespace == "<metrics namespace>":
+            assert dimensions in error_codes()
+            code_and_service = [
+                {"Name": "ErrorCode", "Value": dimensions},
+                {"Name": "service", "Value": env["POWERTOOLS_SERVICE_NAME"]},
+            ]
+            expected = (env["POWERTOOLS_METRICS_NAMESPACE"], metric, code_and_service)
+        assert (props["Namespace"], props["MetricName"], props["Dimensions"]) == expected, name
+        assert props["Threshold"] == stack.parameter(threshold), name
+        assert (props["Period"], props["EvaluationPeriods"]) == (300, 1)
+        assert props["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+        assert props["TreatMissingData"] == "notBreaching"
+        assert props["AlarmActions"] == props["OKActions"] == [{"Ref": "AlarmTopic"}]
+        assert props["AlarmName"]["Fn::Sub"].startswith(f"{PSEUDO['AWS::StackName']}-")
+        assert ("ExtendedStatistic" in props) != ("Statistic" in props)
+
+
+# Runs the real handler, in its own process (it reads its environment at import), with a deployed
+# stack's environment; a malformed id answers 400 without any network call and counts one Errors.
+EMIT_ONE_ERROR = """
+import json, sys
+import handler
+from local.lambda_context import LocalLambdaContext
+event = json.loads(open("events/bad_task_id_http_api.json").read())
+handler.lambda_handler(event, LocalLambdaContext(timeout_seconds=15))
+"""
+
+
+def test_error_code_alarms_match_the_metric_the_function_writes(custom_stack: Stack) -> None:
+    """Given the custom stack's function environment, when the real handler counts an error, then its
+    EMF Errors metric has exactly the namespace and dimension names the error-code alarms watch, and
+    the same service value: otherwise those alarms would never fire."""
+    function_env = custom_stack.props(FUNCTION)["Environment"]["Variables"]
+    env = {
+        **{k: v for k, v in function_env.items() if isinstance(v, str)},
+        "PATH": os.environ.get("PATH", ""),
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)]),
+        "AWS_DEFAULT_REGION": PSEUDO["AWS::Region"],
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_CONFIG_FILE": "/nonexistent",
+        "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon here
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", EMIT_ONE_ERROR],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    records = [json.loads(line) for line in result.stdout.splitlines() if line.startswith('{"_aws"')]
+    ((record, directive),) = [
+        (r, d)
+        for r in records
+        for d in r["_aws"]["CloudWatchMetrics"]
+        if any(m["Name"] == "Errors" for m in d["Metrics"])
+    ]
+    assert record["ErrorCode"] == "invalid_task_id"
+    alarm = custom_stack.props("MisconfiguredAlarm")
+    assert directive["Namespace"] == alarm["Namespace"] == "Acme/Luma"
+    watched = {d["Name"]: d["Value"] for d in alarm["Dimensions"]}
+    assert [sorted(names) for names in directive["Dimensions"]] == [sorted(watched)]
+    assert record["service"] == watched["service"] == "luma-dl-test"
+
+
+def test_duration_alarm_is_p99_near_the_timeout(default_stack: Stack, custom_stack: Stack) -> None:
+    """Given the defaults, then the duration alarm watches p99 at 80% of the function's timeout, and
+    its parameter cannot exceed the timeout; a custom threshold is used as given."""
+    props = default_stack.props("DurationP99Alarm")
+    timeout_ms = default_stack.props(FUNCTION)["Timeout"] * 1000
+    assert props["ExtendedStatistic"] == "p99"
+    assert props["Unit"] == "Milliseconds"
+    assert float(props["Threshold"]) == 0.8 * timeout_ms
+    assert float(default_stack.cfn["Parameters"]["DurationP99AlarmMilliseconds"]["MaxValue"]) == timeout_ms
+    assert custom_stack.props("DurationP99Alarm")["Threshold"] == "9000"
+
+
+def test_alarm_email_is_subscribed_only_when_given(default_stack: Stack, custom_stack: Stack) -> None:
+    """Given AlarmEmail empty, then the topic has no subscription; given an address, then that
+    address is subscribed by e-mail."""
+    assert default_stack.of_type("AWS::SNS::Topic").keys() == {"AlarmTopic"}
+    assert default_stack.of_type("AWS::SNS::Subscription") == {}
+    (subscription,) = custom_stack.of_type("AWS::SNS::Subscription").values()
+    assert subscription["Properties"] == {
+        "TopicArn": {"Ref": "AlarmTopic"},
+        "Protocol": "email",
+        "Endpoint": "ops@example.com",
+    }
+
+
 def test_outputs_give_urls_function_and_secret(default_stack: Stack) -> None:
     """Given a deployed stack, then its outputs give the API URL, an example download URL, the
-    function ARN (for Step Functions / lambda:Invoke) and the secret in use."""
+    function ARN (for Step Functions / lambda:Invoke), the secret in use, the alarm topic and the
+    access log group."""
     outputs = {name: out["Value"] for name, out in default_stack.outputs.items()}
-    assert set(outputs) == {"ApiUrl", "ExampleUrl", "FunctionArn", "TokenSecretArnOut"}
+    assert set(outputs) == {
+        "ApiUrl",
+        "ExampleUrl",
+        "FunctionArn",
+        "TokenSecretArnOut",
+        "AlarmTopicArn",
+        "ApiAccessLogGroupName",
+    }
+    assert outputs["AlarmTopicArn"] == {"Ref": "AlarmTopic"}
+    assert outputs["ApiAccessLogGroupName"] == {"Ref": "ApiAccessLogGroup"}
     api_url = outputs["ApiUrl"]["Fn::Sub"]
     assert api_url.startswith("https://${LumaHttpApi}.execute-api.")
     assert outputs["ExampleUrl"]["Fn::Sub"] == api_url + ROUTE.replace("{task_id}", "<task_id>")
@@ -368,7 +678,15 @@ def test_parameter_contract() -> None:
     assert re.fullmatch(arn_pattern, "")
     assert re.fullmatch(arn_pattern, SECRET_ARN)
     assert not re.fullmatch(arn_pattern, "luma/aggregator-token")
-    assert params["ApiAuth"]["AllowedValues"] == ["NONE", "AWS_IAM"]
+    assert params["ApiAuth"]["AllowedValues"] == ["NONE", "AWS_IAM", "JWT"]
+    assert re.fullmatch(params["JwtIssuer"]["AllowedPattern"], JWT_ISSUER)
+    assert not re.fullmatch(params["JwtIssuer"]["AllowedPattern"], "http://issuer.example.com")
+    email = params["AlarmEmail"]["AllowedPattern"]
+    assert re.fullmatch(email, "") and re.fullmatch(email, "ops@example.com")
+    assert not re.fullmatch(email, "ops at example.com")
+    namespace = params["PowertoolsMetricsNamespace"]["AllowedPattern"]
+    assert re.fullmatch(namespace, "Acme/Luma")
+    assert not re.fullmatch(namespace, "AWS/Lambda")
     defaults = {name: str(spec.get("Default")) for name, spec in params.items()}
     assert {
         k: defaults[k]
@@ -381,6 +699,10 @@ def test_parameter_contract() -> None:
             "TokenSecretArn",
             "TokenSecretField",
             "ReservedConcurrency",
+            "TracingMode",
+            "AlarmEmail",
+            "JwtIssuer",
+            "JwtAudience",
         )
     } == {
         "ApiAuth": "NONE",
@@ -391,4 +713,8 @@ def test_parameter_contract() -> None:
         "TokenSecretArn": "",
         "TokenSecretField": "token",
         "ReservedConcurrency": "-1",
+        "TracingMode": "Active",
+        "AlarmEmail": "",
+        "JwtIssuer": "",
+        "JwtAudience": "",
     }

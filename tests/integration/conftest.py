@@ -91,7 +91,7 @@ def fresh_state(function: ModuleType, embedded_aws: EmbeddedAws, aggregator: Agg
     aggregator.valid_tokens = {INITIAL_TOKEN}
     embedded_aws.put_token(SECRET_ID, INITIAL_TOKEN)
     parameters.clear_caches()
-    function.secrets.clear_cache()
+    function.service.tokens.clear()
     function.service.link_cache.clear()
     yield
 

@@ -31,6 +31,7 @@ def test_a_repeat_request_makes_no_upstream_or_secret_call(
     event: Callable[..., Any],
     secret_reads: list[str],
     capsys: pytest.CaptureFixture[str],
+    log_lines: LogLines,
 ) -> None:
     url = completed(aggregator, TASK)
 
@@ -40,8 +41,13 @@ def test_a_repeat_request_makes_no_upstream_or_secret_call(
     assert len(aggregator.requests) == 1
     assert len(secret_reads) == 1
     stdout = capsys.readouterr().out
-    assert '"LinkCacheMisses":[1.0]' in stdout
-    assert '"LinkCacheHits":[1.0]' in stdout
+    # Two requests, one miss: the hit is counted in Requests and told apart on its log line.
+    assert stdout.count('"Requests":[1.0]') == 2
+    assert stdout.count('"LinkCacheMisses":[1.0]') == 1
+    assert [line["link_cache"] for line in log_lines.records() if line["message"] == "request done"] == [
+        "miss",
+        "hit",
+    ]
 
 
 def test_max_age_counts_down_from_the_same_expiry(

@@ -8,6 +8,7 @@ from types import ModuleType
 from typing import Any
 
 import boto3
+import pytest
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from botocore.config import Config
 
@@ -171,3 +172,43 @@ def test_an_unreachable_secrets_manager_is_503_not_misconfigured(
     assert response["statusCode"] == 503
     assert json.loads(response["body"])["error"]["code"] == "upstream_unavailable"
     assert aggregator.requests == []
+
+
+def test_refusals_in_a_burst_reread_the_secret_once(
+    function: ModuleType, aggregator: Aggregator, event: Callable[..., Any], secret_reads: list[str]
+) -> None:
+    # Given an aggregator that refuses the token, for every task, many times in a row
+    aggregator.valid_tokens = set()
+
+    statuses = [
+        function.lambda_handler(event("http_api_get.json", task_id=f"t{i}"), LocalLambdaContext())[
+            "statusCode"
+        ]
+        for i in range(50)
+    ]
+
+    # Then every request is a 502, but the paid GetSecretValue runs twice (the first read and one
+    # forced re-read), not once per refusal
+    assert set(statuses) == {502}
+    assert secret_reads == [SECRET_ID, SECRET_ID]
+    assert len(aggregator.requests) == 50
+
+
+def test_a_link_holding_the_token_is_refused(
+    function: ModuleType, aggregator: Aggregator, event: Callable[..., Any], log_lines: LogLines
+) -> None:
+    # Given an aggregator that puts our token into the link it hands out
+    leaky = f"https://{INITIAL_TOKEN}.r2.cloudflarestorage.com/v.mp4?X-Amz-Signature=abc"
+    completed(aggregator, TASK, url=leaky)
+
+    for name in ("http_api_get.json", "http_api_get_json.json"):
+        response = function.lambda_handler(event(name), LocalLambdaContext())
+        assert response["statusCode"] == 502
+        assert INITIAL_TOKEN not in json.dumps(response)
+    with pytest.raises(function.LumaDownloadError) as raised:
+        function.lambda_handler(event("direct_invoke.json"), LocalLambdaContext())
+
+    assert type(raised.value).__name__ == "UpstreamError"
+    assert INITIAL_TOKEN not in str(raised.value)
+    assert log_lines.last("request done")["outcome"] == "bad_upstream"
+    assert INITIAL_TOKEN not in log_lines.text

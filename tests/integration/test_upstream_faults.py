@@ -230,3 +230,17 @@ def test_a_dripping_aggregator_is_cut_off_at_the_deadline(
         "upstream_timeout",
     )
     assert elapsed < 3.0  # inside the invocation's time (3 s), less the reserve to answer
+
+
+@pytest.mark.parametrize("retry_after", ["soon", "-5"])
+def test_429_with_a_malformed_retry_after_is_still_429(
+    function: ModuleType, aggregator: Aggregator, event: Callable[..., Any], retry_after: str
+) -> None:
+    completed(aggregator, TASK)
+    aggregator.script(DOWNLOAD_PATH, Reply(429, b"", {"Retry-After": retry_after}))
+
+    status, headers, body = call(function, event)
+
+    assert (status, body["error"]["code"]) == (429, "rate_limited")
+    assert headers["Retry-After"] == "10"  # the aggregator's wait is unusable: ours
+    assert len(aggregator.requests) == 1

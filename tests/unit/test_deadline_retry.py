@@ -60,3 +60,12 @@ def test_the_backoff_slept_never_exceeds_the_spare_time() -> None:
 
     assert policy.get_backoff_time() <= 1.0
     assert policy.is_exhausted()  # and it would not retry at all, since 20 s do not fit
+
+
+@pytest.mark.parametrize("value", ["soon", "-5", "1.5e3", "Mon, 99 Foo 2026"])
+def test_a_malformed_retry_after_is_never_waited_for(value: str) -> None:
+    # urllib3 raises InvalidHeader on these, which used to surface as a 502 for a plain 429.
+    policy = retry(deadline_s=10)
+    assert policy.get_retry_after(answer(429, value)) == float("inf")
+    with pytest.raises(MaxRetryError):
+        policy.increment("GET", "/x", response=answer(429, value))

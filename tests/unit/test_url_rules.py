@@ -1,12 +1,19 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from luma_download.errors import UpstreamError
 from luma_download.settings import DEFAULT_ALLOWED_REDIRECT_HOSTS
-from luma_download.url_rules import check_video_url, expiry_of, host_is_allowed, is_loopback_host, redact_url
+from luma_download.url_rules import (
+    check_video_url,
+    expiry_of,
+    holds_secret,
+    host_is_allowed,
+    is_loopback_host,
+    redact_url,
+)
 
 ALLOWED = tuple(DEFAULT_ALLOWED_REDIRECT_HOSTS.split(","))
 R2 = "https://dc53a917.r2.cloudflarestorage.com/bucket/v.mp4"
@@ -132,3 +139,57 @@ def test_redaction_keeps_what_helps_and_hides_what_signs() -> None:
 
 def test_redaction_drops_credentials_and_fragments() -> None:
     assert redact_url("https://user:pw@host.example.com:8443/p#frag") == "https://host.example.com:8443/p"
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "?X-Amz-Date=20990101T000000Z&X-Amz-Expires=3600&X-Amz-Signature=abc",  # dated 2099
+        "?Expires=4102444800&Signature=abc",  # 2100, as an epoch
+        "?Expires=999999999999&Signature=abc",
+    ],
+)
+def test_expiry_never_lies_beyond_seven_days(query: str) -> None:
+    now = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+    seven_days = timedelta(days=7)
+
+    assert expiry_of(R2 + query, now) == now + seven_days
+    # An honest link is left as it is.
+    honest = R2 + "?X-Amz-Date=20261125T115000Z&X-Amz-Expires=3600&X-Amz-Signature=abc"
+    assert expiry_of(honest, now) == datetime(2026, 11, 25, 12, 50, tzinfo=UTC)
+
+
+def test_redaction_keeps_shown_values_exactly_as_sent() -> None:
+    redacted = redact_url(R2 + "?X-Amz-Date=20240707T160315Z&X-Amz-Credential=a%2Fb&empty&x=")
+    assert redacted == R2 + "?X-Amz-Date=20240707T160315Z&X-Amz-Credential=REDACTED&empty=REDACTED&x=REDACTED"
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "evil.com%2f.r2.cloudflarestorage.com",  # decodes to evil.com/ ...
+        "evil.com%40x.r2.cloudflarestorage.com",  # decodes to evil.com@ ...
+        "x.r2.cloudflarestorage.com%00",
+        "-x.r2.cloudflarestorage.com",
+        "x_y.r2.cloudflarestorage.com",
+    ],
+)
+def test_hosts_are_letters_digits_dots_and_hyphens(host: str) -> None:
+    with pytest.raises(UpstreamError):
+        check_video_url(f"https://{host}/v.mp4", ALLOWED, allow_loopback=False)
+    good = "https://a-b.x9.r2.cloudflarestorage.com/v.mp4"
+    assert check_video_url(good, ALLOWED, allow_loopback=False) == good
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        R2 + "?token=sk-live-123456789",
+        "https://sk-live-123456789.r2.cloudflarestorage.com/v.mp4",
+        R2.replace("/bucket/", "/SK-LIVE-123456789/"),
+        R2 + "?t=sk%2Dlive%2D123456789",
+    ],
+)
+def test_a_link_holding_a_token_we_sent_is_recognised(url: str) -> None:
+    assert holds_secret(url, ("other", "sk-live-123456789"))
+    assert not holds_secret(R2 + "?X-Amz-Signature=abc", ("sk-live-123456789",))

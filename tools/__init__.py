@@ -1,0 +1,1 @@
+"""Operator tools run with the project's .venv (``make smoke``)."""
