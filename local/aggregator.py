@@ -6,18 +6,19 @@ Used by the integration tests, the end-to-end tests, ``make run`` and ``make ben
   400 before (as the resellers do), 404 for unknown tasks, 401 for a wrong token;
 - ``GET /luma/generations/{id}``: the task, with ``state``, ``failure_reason`` and ``video.download_url``;
 - ``GET /files/{name}?account=...&X-Amz-...``: a video it stores itself (``serve_file``), as the
-  reseller's storage would, through links shaped like presigned ones.
+  reseller's storage would, through links shaped like presigned ones (byte ranges answered 206).
 
-``rotate_accounts()`` plays a reseller rotating its Luma accounts: every task it knew answers 404,
-and every file link signed before answers 403. Tests can also script exact answers per path
-(status, headers, body, delay) to play a misbehaving aggregator, and read back every request it
-received.
+``rotate_accounts()`` (or ``POST /simulator/rotate-accounts``) plays a reseller rotating its Luma
+accounts: every task it knew answers 404, and every file link signed before answers 403. Tests can
+also script exact answers per path (status, headers, body, delay) to play a misbehaving aggregator,
+and read back every request it received.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 import threading
 import time
 from collections import defaultdict, deque
@@ -32,6 +33,8 @@ from urllib.parse import parse_qs, urlsplit
 DOWNLOAD_PREFIX = "/luma/generations/"
 DOWNLOAD_SUFFIX = "/download_video_url"
 FILES_PREFIX = "/files/"
+ROTATE_PATH = "/simulator/rotate-accounts"
+_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
 FILE_LINK_SECONDS = 3600
 _WRITE_CHUNK = 1024 * 1024
 
@@ -77,14 +80,18 @@ class ServedFile:
     def size(self) -> int:
         return self.data.stat().st_size if isinstance(self.data, Path) else len(self.data)
 
-    def chunks(self) -> Iterator[bytes]:
-        limit = self.size if self.cut_after is None else min(self.cut_after, self.size)
+    def chunks(self, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+        """Bytes ``start`` to ``end`` (exclusive; the whole file by default), at most ``cut_after``."""
+        limit = self.size if end is None else end
+        if self.cut_after is not None:
+            limit = min(limit, self.cut_after)
         if isinstance(self.data, bytes):
-            for start in range(0, limit, _WRITE_CHUNK):
-                yield self.data[start : min(start + _WRITE_CHUNK, limit)]
+            for offset in range(start, limit, _WRITE_CHUNK):
+                yield self.data[offset : min(offset + _WRITE_CHUNK, limit)]
             return
         with self.data.open("rb") as source:
-            left = limit
+            source.seek(start)
+            left = limit - start
             while left > 0:
                 chunk = source.read(min(_WRITE_CHUNK, left))
                 if not chunk:
@@ -274,13 +281,37 @@ def _handler_for(aggregator: Aggregator) -> type[BaseHTTPRequestHandler]:
                 )
             )
 
+        def do_POST(self) -> None:
+            if self.path != ROTATE_PATH:
+                self._send(Reply(404, {"detail": "Not Found"}))
+                return
+            aggregator.rotate_accounts()
+            self._send(Reply(200, {"account": aggregator.account, "tasks": "forgotten", "old_links": 403}))
+
         def _send_file(self, served: ServedFile) -> None:
+            # One byte range, as browsers ask for media (and storage services answer: 206).
+            size = served.size
+            start, end = 0, size
+            wanted = _RANGE.fullmatch(self.headers.get("Range", "").strip())
+            if wanted and (wanted[1] or wanted[2]) and served.cut_after is None:
+                if wanted[1]:
+                    start, end = int(wanted[1]), min(int(wanted[2]) + 1 if wanted[2] else size, size)
+                else:
+                    start = max(size - int(wanted[2]), 0)
+                if start >= end:
+                    self._send(Reply(416, b"", {"Content-Range": f"bytes */{size}"}))
+                    return
             try:
-                self.send_response(200)
+                if (start, end) == (0, size):
+                    self.send_response(200)
+                else:
+                    self.send_response(206)
+                    self.send_header("Content-Range", f"bytes {start}-{end - 1}/{size}")
                 self.send_header("Content-Type", "video/mp4")
-                self.send_header("Content-Length", str(served.size))
+                self.send_header("Accept-Ranges", "bytes")
+                self.send_header("Content-Length", str(end - start))
                 self.end_headers()
-                for chunk in served.chunks():
+                for chunk in served.chunks(start, end):
                     self.wfile.write(chunk)
                 self.wfile.flush()
             except (BrokenPipeError, ConnectionResetError):
