@@ -68,7 +68,7 @@ class EmbeddedAws:
             s3.create_bucket(Bucket=name)
         return name
 
-    def create_queue(self, name: str, *, max_receives: int = 3) -> str:
+    def create_queue(self, name: str, *, max_receives: int = 3, visibility_timeout: int = 30) -> str:
         """A standard queue with a dead-letter queue (``<name>-dlq``) after ``max_receives``; its URL."""
         sqs = self.client("sqs")
         dead_letter_url = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
@@ -76,7 +76,7 @@ class EmbeddedAws:
             "Attributes"
         ]["QueueArn"]
         policy = {"deadLetterTargetArn": dead_letter_arn, "maxReceiveCount": str(max_receives)}
-        attributes = {"RedrivePolicy": json.dumps(policy), "VisibilityTimeout": "30"}
+        attributes = {"RedrivePolicy": json.dumps(policy), "VisibilityTimeout": str(visibility_timeout)}
         return str(sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"])
 
     def stop(self) -> None:

@@ -19,7 +19,8 @@ import pytest
 from local.aggregator import Aggregator, FakeTask, Reply
 from local.demo_video import DEMO_MP4, padded_mp4
 from local.lambda_context import LocalLambdaContext
-from luma_download.errors import UpstreamError
+from local.sqs_poller import poll_once, sqs_event
+from luma_download.errors import ArchiveDisabledError, UpstreamError
 from luma_download.model import Deadline
 from luma_download.transport import Timeouts, open_video
 from tests.conftest import LogLines
@@ -428,3 +429,74 @@ def test_the_download_itself_checks_the_url_rules(function: Any, aggregator: Agg
         with pytest.raises(UpstreamError):
             download(bad, allow_loopback=allow_loopback)
     assert len(aggregator.file_requests(TASK)) == 1
+
+
+def test_a_job_that_keeps_failing_ends_in_the_dead_letter_queue(
+    archive_rig: ArchiveRig, aggregator: Aggregator, embedded_aws: Any
+) -> None:
+    # Given a queue that hands a failed job out again at once, and moves it aside after 3 receives
+    queue_url = embedded_aws.create_queue(f"{archive_rig.bucket}-retry", max_receives=3, visibility_timeout=0)
+    completed_with_file(aggregator)
+    aggregator.files[TASK].reply = Reply(403, b"<Error><Code>AccessDenied</Code></Error>")
+    sqs = archive_rig.sqs
+    sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps({"task_id": TASK}))
+
+    failed = []
+    for _ in range(5):  # bounded: three receives, then the queue is empty
+        result = poll_once(sqs, queue_url, archive_rig.handle, timeout_seconds=60)
+        if not result.received:
+            break
+        failed += result.failed
+    dead = sqs.receive_message(QueueUrl=f"{queue_url}-dlq", MaxNumberOfMessages=10).get("Messages", [])
+
+    assert len(failed) == 3
+    assert [json.loads(m["Body"]) for m in dead] == [{"task_id": TASK}]
+    assert archive_rig.stored(TASK) is None
+
+
+def test_a_download_that_outlasts_the_invocation_ends_at_its_deadline(
+    archive_rig: ArchiveRig, aggregator: Aggregator, log_lines: LogLines
+) -> None:
+    # Given an invocation with 1.5 s to spend (6.5 s less the worker's 5 s reserve), a 5 s read
+    # timeout, and a video host that stalls for 3 s once the upload is open
+    def stall() -> None:
+        time.sleep(3)
+
+    completed_with_file(aggregator, data=padded_mp4(BIG), cut_after=10 * 1024 * 1024, before_cut=stall)
+    handle = archive_rig.build(UPSTREAM_READ_TIMEOUT="5").handle
+    message_id = archive_rig.send_job(json.dumps({"task_id": TASK}))
+
+    started = time.monotonic()
+    job = poll_once(archive_rig.sqs, archive_rig.queue_url, handle, timeout_seconds=6.5)
+    elapsed = time.monotonic() - started
+
+    assert job.failed == [message_id]
+    assert elapsed < 3  # cut at the deadline, not at the stall's end nor the read timeout
+    assert log_lines.last("request done")["error_type"] == "UpstreamTimeoutError"
+    assert archive_rig.open_uploads() == []
+    assert archive_rig.stored(TASK) is None
+
+
+def test_archive_off_behaves_as_without_an_archive(
+    function: Any, aggregator: Aggregator, event: Callable[..., Any], log_lines: LogLines
+) -> None:
+    """The session's function has no ARCHIVE_BUCKET: no S3 or SQS client, today's answers."""
+    file_path = completed_with_file(aggregator)
+
+    document = json.loads(get(function.lambda_handler, event, "http_api_get_json.json")["body"])
+    line = log_lines.last("request done")
+
+    assert function.archive_aws is None
+    assert document["source"] == "aggregator"
+    assert urlsplit(document["url"]).path == file_path
+    assert not {"archive", "archive_ms", "archive_enqueue"} & set(line)
+    with pytest.raises(ArchiveDisabledError):
+        function.lambda_handler({"task_id": TASK, "archive": True}, LocalLambdaContext())
+    event_with_a_job = sqs_event(
+        [{"MessageId": "m-1", "ReceiptHandle": "r", "Body": json.dumps({"task_id": TASK})}],
+        "arn:aws:sqs:us-east-1:123456789012:jobs",
+    )
+    answer = function.lambda_handler(event_with_a_job, LocalLambdaContext())
+    assert answer == {"batchItemFailures": [{"itemIdentifier": "m-1"}]}
+    assert log_lines.last("request done")["outcome"] == "archive_disabled"
+    assert aggregator.file_requests(TASK) == []
