@@ -87,6 +87,8 @@ def test_an_archived_video_keeps_playing_after_the_aggregator_rotates(
 
     # When the worker takes the job
     (job,) = archive_rig.run_jobs(handle)
+    (download,) = aggregator.file_requests(TASK)
+    assert download.authorization is None  # the aggregator's token never goes to the video host
 
     # Then the copy is the original, byte for byte, stored as an MP4 with its provenance and checksum
     assert job.failed == []
