@@ -162,7 +162,8 @@ def build_service(
     def serve(event: Any, context: LambdaContext, record: RequestRecord) -> Any:
         resolver = resolvers.get(record.front_door)
         if resolver is not None:
-            record.correlation_id = event["requestContext"].get("requestId")
+            request_id = event["requestContext"].get("requestId")
+            record.correlation_id = request_id if isinstance(request_id, str) else None
             resolver.append_context(record=record)  # type: ignore[no-untyped-call]
             response = resolve(resolver, event, context)
             record.status = response.get("statusCode")

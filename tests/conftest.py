@@ -1,14 +1,20 @@
-"""Shared fixtures: events from events/, a Lambda context, and the function's JSON log lines."""
+"""Shared fixtures: events from events/, a Lambda context, the function's JSON log lines, the leak watch."""
 
 from __future__ import annotations
 
 import copy
+import importlib
 import io
 import json
 import logging
-from collections.abc import Callable, Iterator
+import sys
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -80,3 +86,147 @@ def log_lines() -> Iterator[LogLines]:
         yield LogLines(stream)
     finally:
         std_logger.removeHandler(tee)
+
+
+# -- the leak watch --------------------------------------------------------------------------------
+
+# The aggregator token in every suite that calls the function through its own wiring (tests/fuzz,
+# tests/contract, tests/load): shaped like a reseller's key, so it must never come out anywhere.
+CANARY_TOKEN = "sk-canary-5f0c9e1a7b3d4c2e8a6f0d1b"
+
+
+@dataclass
+class LeakWatch:
+    """Everything the function let out: log lines, responses (status, headers, body), exception messages.
+
+    ``secrets`` may appear in none of it. ``signatures`` (of presigned URLs) may appear only in the link
+    a successful answer delivers: a 302's ``Location`` or the 200 document's ``url``.
+    """
+
+    secrets: tuple[str, ...]
+    signatures: tuple[str, ...]
+    records: int = 0
+    findings: list[str] = field(default_factory=list)
+
+    def text(self, where: str, text: str) -> None:
+        """A log line, an error message, a child's output: nothing secret, no signature."""
+        self._check(where, text, text)
+
+    def exception(self, where: str, exc: BaseException) -> None:
+        self.text(f"{where} ({type(exc).__name__})", f"{type(exc).__name__}: {exc} {exc.args!r}")
+
+    def document(self, where: str, document: Mapping[str, Any]) -> None:
+        """A direct invoke's result: its ``url`` is the delivered link."""
+        self._check(
+            where, json.dumps(document), json.dumps({k: v for k, v in document.items() if k != "url"})
+        )
+
+    def response(
+        self,
+        where: str,
+        status: int,
+        headers: Mapping[str, str] | Iterable[tuple[str, str]],
+        body: str | bytes,
+    ) -> None:
+        pairs = list(headers.items() if isinstance(headers, Mapping) else headers)
+        text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+        raw = "\n".join([str(status), *(f"{name}: {value}" for name, value in pairs), text])
+        # The delivered link is the one place a signature belongs: a redirect's Location, a 200's url.
+        redirect = 300 <= status < 400
+        shown = [f"{n}: {v}" for n, v in pairs if not (redirect and n.lower() == "location")]
+        rest = "\n".join([str(status), *shown, _without_url(text) if status == 200 else text])
+        self._check(f"{where} response", raw, rest)
+
+    def _check(self, where: str, everything: str, outside_the_link: str) -> None:
+        self.records += 1
+        for needle in self.secrets:
+            if needle in everything:
+                self.findings.append(f"{needle[:16]}... in {where}: {_around(everything, needle)}")
+        for needle in self.signatures:
+            if needle in outside_the_link:
+                self.findings.append(f"a signature in {where}: {_around(outside_the_link, needle)}")
+
+    def assert_clean(self) -> None:
+        assert self.records > 0, "the leak watch saw nothing: the suite fed it no output"
+        assert not self.findings, "leaked:\n" + "\n".join(self.findings[:20])
+
+
+def _around(text: str, needle: str, width: int = 60) -> str:
+    at = text.find(needle)
+    return repr(text[max(0, at - width) : at + len(needle) + width])
+
+
+def _without_url(body: str) -> str:
+    """A JSON document's text without its ``url`` member; any other body as it is."""
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return body
+    if not isinstance(document, dict):
+        return body
+    return json.dumps({key: value for key, value in document.items() if key != "url"})
+
+
+class _LogTee(logging.Handler):
+    """Every record of the function's logger, formatted as its own (Powertools JSON) handler does."""
+
+    def __init__(self, watch: LeakWatch) -> None:
+        super().__init__()
+        self._watch = watch
+
+    def emit(self, record: logging.LogRecord) -> None:
+        own = next((h for h in logging.getLogger(SERVICE).handlers if h is not self), None)
+        self._watch.text(f"log line {str(record.msg)[:60]!r}", (own or self).format(record))
+
+
+@contextmanager
+def watching_function_output(watch: LeakWatch, capsys: pytest.CaptureFixture[str]) -> Iterator[LeakWatch]:
+    """Feed ``watch`` every record of the function's logger and what this process prints (EMF)."""
+    tee = _LogTee(watch)
+    std_logger = logging.getLogger(SERVICE)
+    std_logger.addHandler(tee)
+    try:
+        yield watch
+    finally:
+        std_logger.removeHandler(tee)
+        captured = capsys.readouterr()
+        for name, text in (("stdout", captured.out), ("stderr", captured.err)):
+            if text:
+                watch.text(name, text)
+
+
+def new_leak_watch() -> LeakWatch:
+    """Watching for the canary, and for the signature and credential of the suites' presigned URLs."""
+    from tests.integration.conftest import presigned_r2_url  # noqa: PLC0415 (the URLs the simulators hand out)
+
+    query = parse_qs(urlsplit(presigned_r2_url("any")).query)
+    signature, credential = query["X-Amz-Signature"][0], query["X-Amz-Credential"][0].split("/")[0]
+    return LeakWatch(secrets=(CANARY_TOKEN,), signatures=(signature, credential))
+
+
+@pytest.fixture
+def leak_watch(capsys: pytest.CaptureFixture[str]) -> Iterator[LeakWatch]:
+    """A ``LeakWatch`` fed the function's log records and this process's output; tests feed it
+    responses, exceptions and child processes' output. Fails the test at teardown on any finding."""
+    with watching_function_output(new_leak_watch(), capsys) as watch:
+        yield watch
+    watch.assert_clean()
+
+
+# -- the function, for suites that wire their own service ------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def handler_module() -> Iterator[ModuleType]:
+    """``handler``, for suites that wire their own service with ``build_service``.
+
+    ``handler`` builds its module-level service from ``os.environ`` on first import, and the
+    integration suite imports it only once its own environment is set. A module that imports it
+    first therefore takes it out of ``sys.modules`` when done, so the next import starts afresh, as
+    a new container would.
+    """
+    imported_here = "handler" not in sys.modules
+    module = importlib.import_module("handler")
+    yield module
+    if imported_here:
+        sys.modules.pop("handler", None)

@@ -47,25 +47,26 @@ def _is_sqs(event: dict[str, object]) -> bool:
 
 
 def _string_maps(event: dict[str, object]) -> bool:
-    """Headers, query and path parameters are absent, null, or maps of strings to strings."""
+    """Headers, query and path parameters are absent, null, or maps to strings (or lists of them).
+
+    Only values are checked: keys of a JSON object, which is all Lambda hands over, are strings.
+    """
     for key in ("headers", "queryStringParameters", "pathParameters"):
         value = event.get(key)
-        if value is None:
-            continue
-        if not isinstance(value, dict):
+        if value is not None and (
+            not isinstance(value, dict) or not _STRINGS.issuperset(map(type, value.values()))
+        ):
             return False
-        for name, item in value.items():
-            if not isinstance(name, str) or not isinstance(item, str):
-                return False
     for key in ("multiValueHeaders", "multiValueQueryStringParameters"):
         value = event.get(key)
         if value is None:
             continue
-        if not isinstance(value, dict):
+        if not isinstance(value, dict) or not _LISTS.issuperset(map(type, value.values())):
             return False
-        for name, items in value.items():
-            if not isinstance(name, str) or not isinstance(items, list):
-                return False
-            if not all(isinstance(item, str) for item in items):
-                return False
+        if not all(_STRINGS.issuperset(map(type, items)) for items in value.values()):
+            return False
     return True
+
+
+_STRINGS = frozenset({str})
+_LISTS = frozenset({list})

@@ -16,6 +16,7 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 
 from luma_download.aggregator_protocol import DOWNLOAD_SUFFIX, GENERATIONS_PREFIX
 from luma_download.errors import InvalidTaskIdError, LumaDownloadError
+from luma_download.http_contract import ROUTE_DOC
 from luma_download.model import Deadline, DownloadLink, LinkGetter
 from luma_download.request_record import RequestRecord
 from luma_download.task_id import validate_task_id
@@ -39,7 +40,7 @@ def build_resolver(resolver_cls: type[R], get_link: LinkGetter, *, cache_margin_
     def fail(status: int, code: str, message: str, retry_after: int | None = None) -> Response[str]:
         return error_response(status, code, message, request_id=request_id(app), retry_after=retry_after)
 
-    @app.route(ROUTE, method=list(METHODS))
+    @app.route(ROUTE, method=list(METHODS), **ROUTE_DOC)
     def download_video_url(task_id: str) -> Response[str]:
         this = record()
         this.task_id = task_id = validate_task_id(task_id)

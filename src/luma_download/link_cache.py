@@ -48,7 +48,10 @@ class LinkCache:
         if self._cache is None:
             return None
         with self._lock:
-            return self._cache.get(task_id)
+            try:
+                return self._cache[task_id]  # one lookup (get() asks twice), expired entries are misses
+            except KeyError:
+                return None
 
     def put(self, link: DownloadLink) -> None:
         if self._cache is None or link.expires_at is None:

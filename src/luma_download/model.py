@@ -66,19 +66,31 @@ class CopyOutcome:
 class Deadline:
     """The time this invocation may still spend waiting, less a reserve to answer."""
 
-    __slots__ = ("_ends_at",)
+    __slots__ = ("_context", "_ends_at", "_reserve")
 
     def __init__(self, seconds: float) -> None:
-        self._ends_at = time.monotonic() + seconds
+        self._ends_at: float | None = time.monotonic() + seconds
+        self._context: object = None
+        self._reserve = 0.0
 
     @classmethod
-    def from_context(cls, context: object, *, reserve: float = 1.0, default: float = 14.0) -> Deadline:
-        remaining_ms = getattr(context, "get_remaining_time_in_millis", None)
-        seconds = remaining_ms() / 1000 if callable(remaining_ms) else default
-        return cls(seconds - reserve)
+    def from_context(cls, context: object, *, reserve: float = 1.0) -> Deadline:
+        """The invocation's own deadline; read from ``context`` when first needed (a cache hit never
+        needs it), which gives the same instant: Lambda counts down to a fixed end."""
+        deadline = cls.__new__(cls)
+        deadline._ends_at, deadline._context, deadline._reserve = None, context, reserve
+        return deadline
 
     def remaining(self) -> float:
+        if self._ends_at is None:
+            remaining_ms = getattr(self._context, "get_remaining_time_in_millis", None)
+            seconds = remaining_ms() / 1000 if callable(remaining_ms) else DEFAULT_BUDGET_SECONDS
+            self._ends_at = time.monotonic() + seconds - self._reserve
         return self._ends_at - time.monotonic()
+
+
+# Without a Lambda context (a hand-made call): the template's timeout, 15 s, less the reserve.
+DEFAULT_BUDGET_SECONDS = 14.0
 
 
 def elapsed_ms(started: float) -> float:
