@@ -37,12 +37,17 @@ def front_door(event: object) -> FrontDoor:
 
 
 def _is_sqs(event: dict[str, object]) -> bool:
-    """Every record came from SQS, and there is at least one."""
+    """At least one record, every one from SQS with the message id and body SQS always sends."""
     records = event.get("Records")
+    return isinstance(records, list) and bool(records) and all(map(_is_sqs_record, records))
+
+
+def _is_sqs_record(record: object) -> bool:
     return (
-        isinstance(records, list)
-        and bool(records)
-        and all(isinstance(r, dict) and r.get("eventSource") == "aws:sqs" for r in records)
+        isinstance(record, dict)
+        and record.get("eventSource") == "aws:sqs"
+        and isinstance(record.get("messageId"), str)
+        and isinstance(record.get("body"), str)
     )
 
 
