@@ -13,6 +13,9 @@ Method (also written into docs/benchmarks.md):
 4. Peak RSS (``bench.rss``): a fresh process sends 20,000 distinct ids through our handler.
 5. Calls per 400 invocations (here, in process): real GetSecretValue calls counted by a botocore
    event hook on each function's own client, upstream calls from the simulator's request log.
+6. The archive (``bench.archive``, a child started first): peak RSS while the handler archives a
+   300 MB video from the simulator into moto's S3, then archive throughput beside a floor (one
+   plain GET and one PutObject of the same file), interleaved.
 
 Every child gets the variables the Lambda runtime sets (see ``bench.common``) and logs at INFO into
 /dev/null (one write(2) per line, as into Lambda's stdout pipe). Every loop is bounded in count
@@ -47,6 +50,7 @@ from bench.report import Results, write_outputs
 
 if TYPE_CHECKING:
     from local.aggregator import Aggregator
+    from local.aws import EmbeddedAws
 
 GET_SECRET_EVENT = "before-parameter-build.secrets-manager.GetSecretValue"
 
@@ -57,6 +61,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=100, help="untimed warm iterations first")
     parser.add_argument("--cold-runs", type=int, default=11, help="cold starts of each kind (default 11)")
     parser.add_argument("--rss-ids", type=int, default=20_000, help="distinct ids for the RSS figure")
+    parser.add_argument("--archive-big-mb", type=int, default=300, help="MiB archived for the RSS figure")
+    parser.add_argument("--archive-mb", type=int, default=64, help="MiB archived per throughput round")
+    parser.add_argument("--archive-runs", type=int, default=5, help="archive throughput rounds")
     parser.add_argument("--invocations", type=int, default=400, help="invocations for the call counts")
     parser.add_argument("--count-ids", type=int, default=50, help="distinct ids among those invocations")
     parser.add_argument("--profile-invocations", type=int, default=1500, help="profiled hits, then misses")
@@ -140,11 +147,11 @@ def cold_phase(runs: int, task_id: str, env: dict[str, str]) -> dict[str, list[d
     return results
 
 
-def start_rss_child() -> subprocess.Popen[str]:
+def start_rss_child(module: str = "bench.rss") -> subprocess.Popen[str]:
     """Started while this process is still small: Linux folds the spawner's peak RSS into the child's."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), str(REPO)])}
     return subprocess.Popen(
-        [sys.executable, "-m", "bench.rss"],
+        [sys.executable, "-m", module],
         env=env,
         cwd=REPO,
         stdin=subprocess.PIPE,
@@ -159,6 +166,40 @@ def rss_phase(child: subprocess.Popen[str], count: int, prefix: str, function_en
     out, err = child.communicate(json.dumps(job) + "\n", timeout=150)
     if child.returncode != 0:
         raise RuntimeError(f"bench.rss exited {child.returncode}:\n{err[-4000:]}")
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def archive_phase(
+    child: subprocess.Popen[str],
+    options: argparse.Namespace,
+    aws: EmbeddedAws,
+    aggregator: Aggregator,
+    function_env: dict[str, str],
+) -> Any:
+    """Videos on disk, served by the simulator; the child archives them through the handler."""
+    from local.aggregator import FakeTask  # noqa: PLC0415
+    from local.demo_video import write_padded_mp4  # noqa: PLC0415
+
+    bucket = aws.create_bucket("bench-archive")
+    mib = 1024 * 1024
+    with tempfile.TemporaryDirectory(prefix="bench-archive-") as scratch:
+        big = write_padded_mp4(Path(scratch) / "big.mp4", options.archive_big_mb * mib)
+        video = write_padded_mp4(Path(scratch) / "video.mp4", options.archive_mb * mib)
+        aggregator.tasks["archive-big"] = FakeTask(url=aggregator.serve_file("archive-big", big))
+        tasks = [f"archive-{i:03d}" for i in range(options.archive_runs)]
+        for task_id in tasks:
+            aggregator.tasks[task_id] = FakeTask(url=aggregator.serve_file(task_id, video))
+        job = {
+            "env": {**function_env, "ARCHIVE_BUCKET": bucket},
+            "big_task": "archive-big",
+            "size": options.archive_mb * mib,
+            "tasks": tasks,
+            "floor_urls": [aggregator.file_link(task_id) for task_id in tasks],
+            "max_seconds": 120,
+        }
+        out, err = child.communicate(json.dumps(job) + "\n", timeout=240)
+    if child.returncode != 0:
+        raise RuntimeError(f"bench.archive exited {child.returncode}:\n{err[-4000:]}")
     return json.loads(out.strip().splitlines()[-1])
 
 
@@ -212,6 +253,7 @@ def main(argv: list[str]) -> int:
     options = parse_args(argv)
     started = time.monotonic()
     rss_child = start_rss_child()  # first, while this process is small (no moto, no tasks yet)
+    archive_child = start_rss_child("bench.archive")
     from local.aggregator import Aggregator, FakeTask  # noqa: PLC0415
     from local.aws import start_embedded_aws  # noqa: PLC0415
 
@@ -250,10 +292,17 @@ def main(argv: list[str]) -> int:
         rss = rss_phase(rss_child, options.rss_ids, rss_prefix, function_env)
         print(f"bench: Secrets Manager and upstream calls over {options.invocations} invocations", flush=True)
         counts = count_phase(options, aggregator, count_ids, function_env)
+        print(
+            f"bench: archiving a {options.archive_big_mb} MiB video (peak RSS), then "
+            f"{options.archive_runs} rounds of a {options.archive_mb} MiB one beside GET + PutObject",
+            flush=True,
+        )
+        archive = archive_phase(archive_child, options, aws, aggregator, function_env)
     finally:
-        if rss_child.poll() is None:
-            rss_child.kill()
-            rss_child.wait(timeout=10)
+        for child in (rss_child, archive_child):
+            if child.poll() is None:
+                child.kill()
+                child.wait(timeout=10)
         aggregator.stop()
         aws.stop()
 
@@ -261,6 +310,7 @@ def main(argv: list[str]) -> int:
         warm=warm,
         cold=cold,
         rss=rss,
+        archive=archive,
         counts=counts,
         profile=profile,
         options=vars(options),

@@ -1,11 +1,12 @@
 """Embedded AWS for local runs and tests: moto's server mode on loopback, reached the standard way.
 
 The function finds it through the AWS SDK's own variables (``AWS_ENDPOINT_URL_SECRETS_MANAGER``,
-``AWS_ENDPOINT_URL_S3``), so the code under test has no switches of its own.
+``AWS_ENDPOINT_URL_S3``, ``AWS_ENDPOINT_URL_SQS``), so the code under test has no switches of its own.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -33,6 +34,7 @@ class EmbeddedAws:
             "AWS_DEFAULT_REGION": REGION,
             "AWS_ENDPOINT_URL_SECRETS_MANAGER": self.endpoint,
             "AWS_ENDPOINT_URL_S3": self.endpoint,
+            "AWS_ENDPOINT_URL_SQS": self.endpoint,
         }
 
     def apply(self, environ: MutableMapping[str, str] = os.environ) -> None:
@@ -41,7 +43,7 @@ class EmbeddedAws:
         for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
             environ.pop(name, None)
 
-    def client(self, service: Literal["secretsmanager", "s3"]) -> Any:
+    def client(self, service: Literal["secretsmanager", "s3", "sqs"]) -> Any:
         return boto3.client(
             service,
             region_name=REGION,
@@ -58,6 +60,24 @@ class EmbeddedAws:
             return str(secrets.create_secret(Name=secret_id, SecretString=value)["ARN"])
         except secrets.exceptions.ResourceExistsException:
             return str(secrets.put_secret_value(SecretId=secret_id, SecretString=value)["ARN"])
+
+    def create_bucket(self, name: str) -> str:
+        """A private bucket (idempotent); return its name."""
+        s3 = self.client("s3")
+        with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
+            s3.create_bucket(Bucket=name)
+        return name
+
+    def create_queue(self, name: str, *, max_receives: int = 3, visibility_timeout: int = 30) -> str:
+        """A standard queue with a dead-letter queue (``<name>-dlq``) after ``max_receives``; its URL."""
+        sqs = self.client("sqs")
+        dead_letter_url = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
+        dead_letter_arn = sqs.get_queue_attributes(QueueUrl=dead_letter_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        policy = {"deadLetterTargetArn": dead_letter_arn, "maxReceiveCount": str(max_receives)}
+        attributes = {"RedrivePolicy": json.dumps(policy), "VisibilityTimeout": str(visibility_timeout)}
+        return str(sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"])
 
     def stop(self) -> None:
         self.server.stop()

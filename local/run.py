@@ -2,9 +2,11 @@
 
 Run as ``python -m local.run``. Three ways, picked from the environment:
 
-- demo (no ``UPSTREAM_BASE_URL``): embedded AWS (moto server mode) holds the token secret and an S3
-  bucket with ``local/assets/demo.mp4``; the aggregator simulator knows three demo tasks (completed,
-  processing, failed) and presigns a fresh SigV4 S3 URL for the completed one on every request;
+- demo (no ``UPSTREAM_BASE_URL``): embedded AWS (moto server mode) holds the token secret; the
+  aggregator simulator knows three demo tasks (completed, processing, failed) and serves the
+  completed one's video (``local/assets/demo.mp4``) itself, through a fresh presigned-style link on
+  every request; the archive is on (``local.archive_demo``: an embedded bucket and queue, and a
+  poller playing the worker's SQS event source);
 - real aggregator, real Secrets Manager (``UPSTREAM_BASE_URL`` and ``TOKEN_SECRET_ID``): nothing
   embedded, the usual AWS credentials and region apply;
 - real aggregator, token from the environment (``UPSTREAM_BASE_URL`` and ``UPSTREAM_TOKEN``): only an
@@ -44,10 +46,10 @@ from typing import IO, Any, Final
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import boto3
-from botocore.config import Config
 
 from local.aggregator import Aggregator, FakeTask
-from local.aws import FAKE_CREDENTIALS, REGION, EmbeddedAws, start_embedded_aws
+from local.archive_demo import ArchiveDemo, start_archive_demo
+from local.aws import EmbeddedAws, start_embedded_aws
 from local.lambda_context import LocalLambdaContext
 
 REPO: Final = Path(__file__).resolve().parent.parent
@@ -60,8 +62,6 @@ MAX_BODY_BYTES: Final = 10 * 1024 * 1024  # API Gateway HTTP API's payload limit
 
 SECRET_ID: Final = "luma/aggregator-token"  # noqa: S105 (a secret's name)
 DEMO_TOKEN: Final = "demo-token"  # noqa: S105 (the simulator's made-up token)
-DEMO_BUCKET: Final = "luma-demo-videos"
-PRESIGN_SECONDS: Final = 3600
 
 ROUTE_TEMPLATE: Final = "/luma/generations/{task_id}/download_video_url"
 ROUTE_METHODS: Final = ("GET", "HEAD")  # template.yaml's HttpApi events
@@ -108,36 +108,13 @@ DEMO_TASKS: Final = (
 )
 
 
-def presigner(endpoint: str, bucket: str, key: str, expires_in: int = PRESIGN_SECONDS) -> Callable[[], str]:
-    """A callable returning a fresh SigV4 presigned GET URL, path-style so the host stays loopback."""
-    s3 = boto3.client(
-        "s3",
-        region_name=REGION,
-        endpoint_url=endpoint,
-        aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-        config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
-    )
-
-    def presign() -> str:
-        return str(
-            s3.generate_presigned_url(
-                "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=expires_in
-            )
-        )
-
-    return presign
-
-
 @dataclass
 class DemoBackends:
-    """Embedded AWS (secret + bucket with the MP4) and the aggregator simulator with the demo tasks."""
+    """Embedded AWS (the secret) and the aggregator simulator with the demo tasks and their video."""
 
     aws: EmbeddedAws
     aggregator: Aggregator
     tasks: tuple[DemoTask, ...]
-    bucket: str
-    key: str
 
     def stop(self) -> None:
         with contextlib.suppress(Exception):
@@ -157,21 +134,15 @@ def start_demo_backends(
     """Start moto and the simulator on loopback; nothing here touches ``os.environ``."""
     data = mp4.read_bytes()
     tasks = tuple(tasks)
-    completed = next(t for t in tasks if t.state == "completed")
-    key = f"generations/{completed.task_id}/video.mp4"
     aws = start_embedded_aws()
     aggregator: Aggregator | None = None
     try:
         aws.put_token(secret_id, token, field=secret_field)
-        s3 = aws.client("s3")
-        s3.create_bucket(Bucket=DEMO_BUCKET)
-        s3.put_object(Bucket=DEMO_BUCKET, Key=key, Body=data, ContentType="video/mp4")
-        presign = presigner(aws.endpoint, DEMO_BUCKET, key)
         aggregator = Aggregator(tokens=(token,))
         for task in tasks:
             aggregator.tasks[task.task_id] = FakeTask(
                 state=task.state,
-                url=presign if task.state == "completed" else None,
+                url=aggregator.serve_file(task.task_id, data) if task.state == "completed" else None,
                 failure_reason=task.failure_reason,
             )
         aggregator.start()
@@ -181,7 +152,7 @@ def start_demo_backends(
                 aggregator.stop()
         aws.stop()
         raise
-    return DemoBackends(aws=aws, aggregator=aggregator, tasks=tasks, bucket=DEMO_BUCKET, key=key)
+    return DemoBackends(aws=aws, aggregator=aggregator, tasks=tasks)
 
 
 # -- the API Gateway HTTP API event (payload format 2.0) -----------------------------------------
@@ -364,7 +335,8 @@ class LocalApi:
         self._invoke = invoke
         self._timeout = timeout_seconds
         self._access_log = access_log
-        self._invoke_lock = threading.Lock()
+        # Held for each invocation, also by the archive poller's (local.archive_demo).
+        self.invoke_lock = threading.Lock()
         self._log_lock = threading.Lock()
         server_cls = type("LocalApiServer", (ThreadingHTTPServer,), {"request_queue_size": 128})
         self._server: ThreadingHTTPServer = server_cls((host, port), _handler_for(self))
@@ -395,7 +367,7 @@ class LocalApi:
     def answer(self, event: dict[str, Any]) -> HttpAnswer:
         """Invoke the function with ``event`` (serialized) and translate its answer."""
         request_id = str(event["requestContext"]["requestId"])
-        with self._invoke_lock:
+        with self.invoke_lock:
             context = LocalLambdaContext(timeout_seconds=self._timeout)  # counts down from here
             try:
                 result = self._invoke(event, context)
@@ -506,6 +478,7 @@ class LocalRun:
     mode: Mode
     api: LocalApi | None = None
     demo: DemoBackends | None = None
+    archive: ArchiveDemo | None = None  # demo mode only
     aws: EmbeddedAws | None = None  # token mode only
     started: float = field(default_factory=time.monotonic)
     ready_seconds: float = 0.0
@@ -533,10 +506,14 @@ class LocalRun:
             example = self.task_url("<task_id>")
             lines.append(f"Try: {example}")
         lines.append(f"JSON instead of a redirect: curl -s '{example}?format=json'")
+        if self.archive is not None:
+            lines += self.archive.ready_lines()
         lines.append(f"{STOP_LINE_PREFIX}Ctrl-C (or kill -TERM {os.getpid()})")
         return lines
 
     def stop(self) -> None:
+        if self.archive is not None:
+            self.archive.stop()
         if self.api is not None:
             self.api.stop()
         if self.demo is not None:
@@ -570,6 +547,8 @@ def start_local(
             run.demo.aws.apply(environ)
             environ["UPSTREAM_BASE_URL"] = run.demo.aggregator.base_url
             environ["TOKEN_SECRET_ID"] = SECRET_ID
+            run.archive = start_archive_demo(run.demo.aws, run.demo.aggregator)
+            environ.update(run.archive.environment(environ))
         elif mode.name == "token":
             token = environ.pop("UPSTREAM_TOKEN").strip()
             field_name = environ.get("TOKEN_SECRET_FIELD", "").strip() or "token"
@@ -582,6 +561,8 @@ def start_local(
         check_function_settings(environ)
         function = _import_function()
         run.api = LocalApi(function, host=host, port=port, access_log=access_log).start()
+        if run.archive is not None:
+            run.archive.start_poller(function, run.api.invoke_lock)
     except BaseException:
         run.stop()
         raise

@@ -1,9 +1,10 @@
 """Composition root: clients built once per container, the event's shape picks the front door.
 
-Front doors: API Gateway HTTP API (payload 2.0), REST API (1.0), Lambda Function URL, and direct
-invoke with ``{"task_id": ...}`` or ``{"task_ids": [...]}`` (Step Functions, other Lambdas). The work
-lives in ``luma_download`` and fills one ``RequestRecord`` per request, which is logged and counted
-here, once.
+Front doors: API Gateway HTTP API (payload 2.0), REST API (1.0), Lambda Function URL, direct
+invoke with ``{"task_id": ...}`` or ``{"task_ids": [...]}`` (Step Functions, other Lambdas), and SQS
+batches of archive jobs.
+The work lives in ``luma_download`` and fills one ``RequestRecord`` per request (per job for SQS),
+which is logged and counted here, once.
 """
 
 from __future__ import annotations
@@ -27,18 +28,27 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 from botocore.exceptions import NoRegionError
 
-from luma_download.errors import ConfigurationError, InvalidRequestError, LumaDownloadError
+from luma_download.archive_copy import CopyTask, copy_task
+from luma_download.archive_links import archive_first
+from luma_download.archive_store import Archive
+from luma_download.archive_worker import consume
+from luma_download.errors import (
+    ArchiveDisabledError,
+    ConfigurationError,
+    InvalidRequestError,
+    LumaDownloadError,
+)
 from luma_download.event_shapes import front_door
 from luma_download.http_api import build_resolver
 from luma_download.link_cache import LinkCache, cached
-from luma_download.model import Deadline, LinkGetter, LinkOutcome
+from luma_download.model import CopyOutcome, Deadline, LinkGetter, LinkOutcome
 from luma_download.request_record import RequestRecord
 from luma_download.secret_token import TokenSource
-from luma_download.settings import load_settings
+from luma_download.settings import Settings, load_settings
 from luma_download.telemetry import log_json, report
-from luma_download.transport import build_pool_manager
+from luma_download.transport import Timeouts, VideoStream, build_pool_manager, open_video
 from luma_download.upstream import UpstreamClient
-from luma_download.workflow import Archiver, invoke
+from luma_download.workflow import invoke
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "luma-download")
 logger = Logger(service=SERVICE, json_serializer=log_json)
@@ -49,6 +59,18 @@ metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "Luma
 # and the caller (Step Functions, a client honouring Retry-After) retries.
 SECRETS_CONFIG = Config(
     connect_timeout=2, read_timeout=3, retries={"mode": "standard", "total_max_attempts": 2}
+)
+# The archive: S3 answers a HeadObject in milliseconds; an 8 MiB part may take a few seconds.
+# SigV4 for presigned links, whatever the region.
+ARCHIVE_S3_CONFIG = Config(
+    signature_version="s3v4",
+    connect_timeout=2,
+    read_timeout=5,
+    retries={"mode": "standard", "max_attempts": 3},
+)
+# Sending a job is on the request path: fail fast, the request does not depend on it.
+ARCHIVE_SQS_CONFIG = Config(
+    connect_timeout=1, read_timeout=2, retries={"mode": "standard", "max_attempts": 2}
 )
 
 Handler = Callable[[Any, LambdaContext], Any]
@@ -63,6 +85,27 @@ def secrets_provider() -> SecretsProvider | None:
 
 
 @dataclass(frozen=True)
+class ArchiveClients:
+    """The archive's AWS clients, and the credentials they sign with (to learn their expiry)."""
+
+    s3: Any
+    sqs: Any | None  # None: no ARCHIVE_QUEUE_URL, so no jobs are sent
+    credentials: Any
+
+
+def archive_clients(environ: Mapping[str, str]) -> ArchiveClients | None:
+    """Clients for the archive, when it is on; the SDK's variables (AWS_ENDPOINT_URL_S3, ...) apply."""
+    if not environ.get("ARCHIVE_BUCKET", "").strip():
+        return None
+    try:
+        session = boto3.Session()
+        sqs = session.client("sqs", config=ARCHIVE_SQS_CONFIG) if environ.get("ARCHIVE_QUEUE_URL") else None
+        return ArchiveClients(session.client("s3", config=ARCHIVE_S3_CONFIG), sqs, session.get_credentials())
+    except NoRegionError:
+        return None
+
+
+@dataclass(frozen=True)
 class Service:
     handle: Handler
     get_link: LinkGetter
@@ -70,6 +113,8 @@ class Service:
     tokens: TokenSource | None
     # One resolver per HTTP front door ("http_api", "rest_api", "function_url"): the routes, for docs.
     resolvers: Mapping[str, ApiGatewayResolver]
+    # Archives a task now (direct invoke with "archive": true, SQS jobs); None: archiving is off.
+    archive_now: CopyTask | None = None
 
 
 def build_service(
@@ -77,35 +122,35 @@ def build_service(
     *,
     pool: urllib3.PoolManager,
     secrets: SecretsProvider | None,
-    archive: Archiver | None = None,
+    archive: ArchiveClients | None = None,
 ) -> Service:
-    """Wire settings, token, upstream, cache and resolvers; a bad setting becomes a 500 per request.
-
-    ``archive`` serves ``"archive": true`` direct invokes (issue 9 wires it); without it they are
-    ``InvalidRequestError``."""
+    """Wire settings, token, upstream, archive, cache and resolvers; a bad setting: 500 per request."""
     link_cache: LinkCache | None = None
     tokens: TokenSource | None = None
     get_link: LinkGetter
+    archive_now: CopyTask | None = None
     try:
         settings = load_settings(environ)
-        if secrets is None:
+        if secrets is None or (settings.archive_on and archive is None):
             raise ConfigurationError("AWS region is not set (AWS_DEFAULT_REGION)")
     except ConfigurationError as exc:
         logger.error("configuration error", extra={"detail": exc.detail})
-        failure = exc
-
-        def refuse(task_id: str, deadline: Deadline) -> LinkOutcome:
-            raise failure
-
-        get_link = refuse
+        get_link, archive_now = refusing(exc)
         cache_margin = 0  # never used: every request fails before there is a link to cache
     else:
         tokens = TokenSource(
             secrets, settings.token_secret_id, settings.token_secret_field, settings.token_cache_seconds
         )
         client = UpstreamClient(pool=pool, settings=settings, tokens=tokens)
-        link_cache = LinkCache(settings.url_cache_max_entries, settings.url_cache_margin_seconds)
-        get_link = cached(client.fetch_download_link, link_cache)
+        fetch: LinkGetter = client.fetch_download_link
+        if settings.archive_on and archive is not None:
+            fetch, archive_now = with_archive(settings, archive, client, pool)
+        link_cache = LinkCache(
+            settings.url_cache_max_entries,
+            settings.url_cache_margin_seconds,
+            recheck_seconds=settings.archive_recheck_seconds if settings.archive_on else None,
+        )
+        get_link = cached(fetch, link_cache)
         cache_margin = settings.url_cache_margin_seconds
 
     resolvers: dict[str, ApiGatewayResolver] = {
@@ -131,12 +176,17 @@ def build_service(
                 "unsupported event: send an API Gateway or Function URL request, "
                 'or {"task_id": "<id>"} or {"task_ids": ["<id>", ...]}'
             )
-        return invoke(event, get_link, Deadline.from_context(context), record, archive)
+        return invoke(event, get_link, Deadline.from_context(context), record, archive_now)
+
+    def report_job(job: RequestRecord) -> None:
+        report(job, logger, metrics)
 
     @logger.inject_lambda_context(clear_state=True)
     @metrics.log_metrics
     def handle(event: Any, context: LambdaContext) -> Any:
         record = RequestRecord(front_door=front_door(event))
+        if record.front_door == "sqs":
+            return consume(event, context, archive_now or no_archive, report_job)
         try:
             return serve(event, context, record)
         except LumaDownloadError as exc:
@@ -149,8 +199,64 @@ def build_service(
             report(record, logger, metrics)
 
     return Service(
-        handle=handle, get_link=get_link, link_cache=link_cache, tokens=tokens, resolvers=resolvers
+        handle=handle,
+        get_link=get_link,
+        link_cache=link_cache,
+        tokens=tokens,
+        resolvers=resolvers,
+        archive_now=archive_now,
     )
+
+
+def with_archive(
+    settings: Settings, clients: ArchiveClients, client: UpstreamClient, pool: urllib3.PoolManager
+) -> tuple[LinkGetter, CopyTask]:
+    """The aggregator behind the archive (for the link cache to wrap), and archiving a task now."""
+    archive = Archive(
+        clients.s3,
+        settings.archive_bucket,
+        settings.archive_prefix,
+        settings.archive_link_seconds,
+        clients.credentials,
+    )
+    timeouts = Timeouts(settings.upstream_connect_timeout, settings.upstream_read_timeout)
+
+    def download(url: str, deadline: Deadline) -> VideoStream:
+        return open_video(
+            pool,
+            url,
+            deadline=deadline,
+            timeouts=timeouts,
+            max_bytes=settings.archive_max_bytes,
+            allowed_hosts=settings.allowed_redirect_hosts,
+            allow_loopback=settings.upstream_is_loopback,
+        )
+
+    def archive_now(task_id: str, deadline: Deadline) -> CopyOutcome:
+        return copy_task(
+            task_id, deadline, archive=archive, resolve=client.fetch_download_link, download=download
+        )
+
+    fetch = archive_first(
+        client.fetch_download_link, archive, sqs=clients.sqs, queue_url=settings.archive_queue_url
+    )
+    return fetch, archive_now
+
+
+def refusing(failure: ConfigurationError) -> tuple[LinkGetter, CopyTask]:
+    """A link getter and an archiver that both raise ``failure``: the service is misconfigured."""
+
+    def refuse(task_id: str, deadline: Deadline) -> LinkOutcome:
+        raise failure
+
+    def refuse_copy(task_id: str, deadline: Deadline) -> CopyOutcome:
+        raise failure
+
+    return refuse, refuse_copy
+
+
+def no_archive(task_id: str, deadline: Deadline) -> CopyOutcome:
+    raise ArchiveDisabledError("this deployment keeps no archive (ARCHIVE_BUCKET is empty)")
 
 
 def resolve(resolver: ApiGatewayResolver, event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
@@ -164,5 +270,6 @@ def resolve(resolver: ApiGatewayResolver, event: Mapping[str, Any], context: Lam
 
 pool = build_pool_manager()
 secrets = secrets_provider()
-service = build_service(os.environ, pool=pool, secrets=secrets)
+archive_aws = archive_clients(os.environ)
+service = build_service(os.environ, pool=pool, secrets=secrets, archive=archive_aws)
 lambda_handler = service.handle

@@ -102,6 +102,33 @@ class UpstreamTimeoutError(LumaDownloadError):
     code = "upstream_timeout"
 
 
+class ArchiveDisabledError(InvalidRequestError):
+    """An archive was asked for, but this deployment keeps no archive (``ARCHIVE_BUCKET`` is empty)."""
+
+    code = "archive_disabled"
+
+
+class ArchiveDownloadError(LumaDownloadError):
+    """The video could not be fetched in full from the link the aggregator gave; a retry may work."""
+
+    status = 502
+    code = "archive_download_failed"
+
+
+class VideoTooLargeError(LumaDownloadError):
+    """The video is larger than ``ARCHIVE_MAX_BYTES``; it is not archived."""
+
+    status = 502
+    code = "video_too_large"
+
+
+class ArchiveUnavailableError(LumaDownloadError):
+    """The archive (S3, or the job queue) could not be reached or refused for now; a retry may work."""
+
+    status = 503
+    code = "archive_unavailable"
+
+
 class ConfigurationError(LumaDownloadError):
     """The function is misconfigured: bad settings, or the token secret is missing or unreadable.
 

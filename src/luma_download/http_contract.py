@@ -115,7 +115,7 @@ def _error(description: str, *codes: str, headers: dict[str, Json] = _NO_STORE) 
 
 LINK_DOCUMENT_SCHEMA: Final[Json] = {
     "type": "object",
-    "required": ["task_id", "url", "expires_at"],
+    "required": ["task_id", "url", "expires_at", "source"],
     "additionalProperties": False,
     "properties": {
         "task_id": TASK_ID_SCHEMA,
@@ -124,6 +124,11 @@ LINK_DOCUMENT_SCHEMA: Final[Json] = {
             "type": ["string", "null"],
             "format": "date-time",
             "description": "When the URL dies (UTC); null when unknown.",
+        },
+        "source": {
+            "type": "string",
+            "enum": ["aggregator", "archive"],
+            "description": "Where the link came from: the aggregator, or the deployer's archived copy.",
         },
     },
 }
@@ -138,7 +143,8 @@ RESPONSES: Final[dict[int, Json]] = {
         "description": "Redirect to the watermark-free MP4 (a presigned URL).",
         "headers": {
             "Location": {
-                "description": "The presigned URL: https, on ALLOWED_REDIRECT_HOSTS.",
+                "description": "The presigned URL: the aggregator's (https, on ALLOWED_REDIRECT_HOSTS), or, "
+                "with the archive on, one to the archived copy in the deployer's S3 bucket.",
                 "schema": {"type": "string", "format": "uri"},
                 "required": True,
             },
@@ -204,7 +210,8 @@ ROUTE_DOC: Final[RouteDoc] = {
     "summary": "The watermark-free MP4 of a Luma task: a 302 to it, or its link as JSON",
     "description": (
         "Asks the aggregator for the task's download link (and, while it answers 400, for the task "
-        "itself), checks the URL, and answers a 302 to it; `Accept: application/json` or "
+        "itself), checks the URL, and answers a 302 to it; with the archive on, a link to the task's "
+        "archived copy answers first. `Accept: application/json` or "
         "`?format=json` get the link document instead. HEAD answers the same without a body. Every "
         'error is `{"error": {"code", "message", "request_id"}}` with `Cache-Control: no-store`.'
     ),

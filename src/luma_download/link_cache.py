@@ -2,7 +2,8 @@
 
 A repeat request for the same task then costs no aggregator call (quota, maybe money) and no
 Secrets Manager read. Bounded by ``URL_CACHE_MAX_ENTRIES`` (least recently used out first); only
-links with a known expiry are kept; errors and not-ready answers are never cached.
+links with a known expiry are kept; errors and not-ready answers are never cached. With the archive
+on, an aggregator link is kept at most ``recheck_seconds``, so a copy made since is found soon.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 from cachetools import TLRUCache
 
@@ -18,18 +20,29 @@ from luma_download.model import Deadline, DownloadLink, LinkGetter, LinkOutcome
 
 
 class LinkCache:
-    def __init__(self, max_entries: int, margin_seconds: int, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        max_entries: int,
+        margin_seconds: int,
+        clock: Callable[[], float] = time.time,
+        *,
+        recheck_seconds: int | None = None,
+    ) -> None:
         self._margin = margin_seconds
         self._clock = clock
+        self._recheck = recheck_seconds
         self._cache: TLRUCache[str, DownloadLink] | None = (
             TLRUCache(maxsize=max_entries, ttu=self._usable_until, timer=clock) if max_entries > 0 else None
         )
         # cachetools caches are not thread-safe; the local server may call in from several threads.
         self._lock = threading.Lock()
 
-    def _usable_until(self, _task_id: str, link: DownloadLink, _now: float) -> float:
+    def _usable_until(self, _task_id: str, link: DownloadLink, now: float) -> float:
         assert link.expires_at is not None  # put() keeps only links with an expiry
-        return link.expires_at.timestamp() - self._margin
+        until = link.expires_at.timestamp() - self._margin
+        if self._recheck is not None and link.source == "aggregator":
+            return min(until, now + self._recheck)
+        return until
 
     def get(self, task_id: str) -> DownloadLink | None:
         if self._cache is None:
@@ -43,7 +56,8 @@ class LinkCache:
     def put(self, link: DownloadLink) -> None:
         if self._cache is None or link.expires_at is None:
             return
-        if self._usable_until(link.task_id, link, 0) <= self._clock():
+        now = self._clock()
+        if self._usable_until(link.task_id, link, now) <= now:
             return  # already inside the margin: caching it would serve a link about to die
         with self._lock:
             self._cache[link.task_id] = link
@@ -70,6 +84,6 @@ def cached(fetch: LinkGetter, cache: LinkCache) -> LinkGetter:
             exc.link_cache = "miss"
             raise
         cache.put(outcome.link)
-        return LinkOutcome(outcome.link, outcome.upstream_ms, link_cache="miss")
+        return replace(outcome, link_cache="miss")
 
     return get_link

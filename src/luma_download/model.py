@@ -1,4 +1,4 @@
-"""The data every module shares: a download link, a request's time budget, and what a lookup did."""
+"""The data every module shares: a download link, a request's time budget, what a lookup did, a copy."""
 
 from __future__ import annotations
 
@@ -8,8 +8,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-LinkSource = Literal["aggregator"]
+LinkSource = Literal["aggregator", "archive"]
 LinkCacheUse = Literal["hit", "miss"]
+# What the archive did for a lookup: served the copy, had none, or could not be asked.
+ArchiveUse = Literal["hit", "miss", "unavailable"]
+EnqueueResult = Literal["sent", "failed"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +32,35 @@ class LinkOutcome:
     link: DownloadLink
     upstream_ms: float | None = None  # None: the aggregator was not asked
     link_cache: LinkCacheUse | None = None  # None: no cache in front of the lookup
+    archive: ArchiveUse | None = None  # None: archiving is off
+    archive_ms: float | None = None  # time spent on S3 and SQS for this lookup
+    archive_enqueue: EnqueueResult | None = None  # None: no archive job was due
+    archive_detail: str | None = None  # why the archive could not be asked or the job not sent
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCopy:
+    """A task's video in the archive bucket."""
+
+    task_id: str
+    bucket: str
+    key: str
+    size: int
+
+    @property
+    def s3_uri(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+
+@dataclass(frozen=True, slots=True)
+class CopyOutcome:
+    """What archiving one task did: the copy, a link to it, and whether it was made now or found."""
+
+    copy: StoredCopy
+    link: DownloadLink
+    made: bool
+    upstream_ms: float | None = None  # None: the aggregator was not asked (the copy was there)
+    archive_ms: float | None = None  # time spent on S3 and on the download
 
 
 class Deadline:
@@ -59,6 +91,11 @@ class Deadline:
 
 # Without a Lambda context (a hand-made call): the template's timeout, 15 s, less the reserve.
 DEFAULT_BUDGET_SECONDS = 14.0
+
+
+def elapsed_ms(started: float) -> float:
+    """Milliseconds since ``started`` (a ``time.perf_counter()`` reading)."""
+    return (time.perf_counter() - started) * 1000
 
 
 # Finds a validated task's link before ``Deadline``: says what it did, or raises a ``LumaDownloadError``.

@@ -6,10 +6,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from luma_download.errors import LumaDownloadError
-from luma_download.model import LinkOutcome
+from luma_download.model import CopyOutcome, LinkOutcome
 
-# Outcomes that are not error codes: a redirect, the JSON document, or data for a direct invoke.
-SERVED_OUTCOMES = frozenset({"redirect", "json", "data"})
+# Outcomes that are not error codes: a redirect, the JSON document, data for a direct invoke, or
+# an archive job done.
+SERVED_OUTCOMES = frozenset({"redirect", "json", "data", "archived"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +34,7 @@ class RequestRecord:
     """Created by the handler per request and filled by the work; field names are a log contract."""
 
     front_door: str
-    correlation_id: str | None = None
+    correlation_id: str | None = None  # the API Gateway request id, or the SQS message id
     task_id: str | None = None
     outcome: str | None = None  # redirect | json | data | an error code
     status: int | None = None
@@ -41,6 +42,12 @@ class RequestRecord:
     upstream_ms: float | None = None
     video_url: str | None = None
     source: str | None = None
+    # hit | miss | unavailable (request path); copied | present | failed (archiving a task)
+    archive: str | None = None
+    archive_ms: float | None = None
+    archive_enqueue: str | None = None  # sent | failed
+    archive_bytes: int | None = None
+    s3_uri: str | None = None
     error_type: str | None = None
     upstream_status: int | None = None
     detail: str | None = None
@@ -54,6 +61,22 @@ class RequestRecord:
         self.upstream_ms = found.upstream_ms
         self.video_url = found.link.log_url
         self.source = found.link.source
+        if found.archive is not None:
+            self.archive = found.archive
+            self.archive_ms = found.archive_ms
+            self.archive_enqueue = found.archive_enqueue
+            self.detail = found.archive_detail
+
+    def copied(self, result: CopyOutcome, outcome: str = "archived") -> None:
+        """A task archived now (``copied``) or found archived (``present``)."""
+        self.outcome = outcome
+        self.upstream_ms = result.upstream_ms
+        self.video_url = result.link.log_url
+        self.source = "archive"
+        self.archive = "copied" if result.made else "present"
+        self.archive_ms = result.archive_ms
+        self.archive_bytes = result.copy.size if result.made else None
+        self.s3_uri = result.copy.s3_uri
 
     def failed(self, error: LumaDownloadError) -> None:
         self.outcome = error.code
@@ -84,6 +107,11 @@ class RequestRecord:
             "upstream_ms": None if self.upstream_ms is None else round(self.upstream_ms, 1),
             "video_url": self.video_url,
             "source": self.source,
+            "archive": self.archive,
+            "archive_ms": None if self.archive_ms is None else round(self.archive_ms, 1),
+            "archive_enqueue": self.archive_enqueue,
+            "archive_bytes": self.archive_bytes,
+            "s3_uri": self.s3_uri,
             "error_type": self.error_type,
             "upstream_status": self.upstream_status,
             "detail": self.detail,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -13,6 +14,10 @@ from luma_download.url_rules import is_loopback_host
 N = TypeVar("N", int, float)
 
 DEFAULT_ALLOWED_REDIRECT_HOSTS = "*.r2.cloudflarestorage.com,*.cdn-luma.com,*.lumalabs.ai"
+DEFAULT_ARCHIVE_PREFIX = "luma/"
+_BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", re.ASCII)
+# S3's "safe" key characters: the prefix also goes into IAM resource ARNs.
+_KEY_PREFIX = re.compile(r"(?:[A-Za-z0-9!_.*'()-][A-Za-z0-9!_.*'()/-]{0,255})?", re.ASCII)
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +33,17 @@ class Settings:
     url_cache_max_entries: int = 1024
     # Local runs: the aggregator simulator and the embedded S3 live on loopback.
     upstream_is_loopback: bool = False
+    # Permanent links: an empty bucket turns archiving off.
+    archive_bucket: str = ""
+    archive_prefix: str = DEFAULT_ARCHIVE_PREFIX
+    archive_queue_url: str = ""
+    archive_link_seconds: int = 3600
+    archive_recheck_seconds: int = 60
+    archive_max_bytes: int = 2 * 1024**3
+
+    @property
+    def archive_on(self) -> bool:
+        return bool(self.archive_bucket)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,18 +74,27 @@ UPSTREAM_CONNECT_TIMEOUT = NumberRule("UPSTREAM_CONNECT_TIMEOUT", 2.0, 0.1, 30.0
 UPSTREAM_READ_TIMEOUT = NumberRule("UPSTREAM_READ_TIMEOUT", 5.0, 0.1, 60.0)
 URL_CACHE_MARGIN_SECONDS = NumberRule("URL_CACHE_MARGIN_SECONDS", 300, 0, 86_400)
 URL_CACHE_MAX_ENTRIES = NumberRule("URL_CACHE_MAX_ENTRIES", 1024, 0, 1_000_000)
+# SigV4 presigned links live at most 7 days.
+ARCHIVE_LINK_SECONDS = NumberRule("ARCHIVE_LINK_SECONDS", 3600, 60, 604_800)
+ARCHIVE_RECHECK_SECONDS = NumberRule("ARCHIVE_RECHECK_SECONDS", 60, 0, 86_400)
+# A stream of unknown size goes up in 8 MiB parts, at most 10,000 of them: under 80 GiB.
+ARCHIVE_MAX_BYTES = NumberRule("ARCHIVE_MAX_BYTES", 2 * 1024**3, 1, 64 * 1024**3)
 NUMBER_RULES: tuple[NumberRule[int] | NumberRule[float], ...] = (
     TOKEN_CACHE_SECONDS,
     UPSTREAM_CONNECT_TIMEOUT,
     UPSTREAM_READ_TIMEOUT,
     URL_CACHE_MARGIN_SECONDS,
     URL_CACHE_MAX_ENTRIES,
+    ARCHIVE_LINK_SECONDS,
+    ARCHIVE_RECHECK_SECONDS,
+    ARCHIVE_MAX_BYTES,
 )
 
 
 def load_settings(environ: Mapping[str, str]) -> Settings:
     """Read and validate the settings; raise ``ConfigurationError`` naming the bad variable."""
     base_url = _base_url(_required(environ, "UPSTREAM_BASE_URL"))
+    bucket = _archive_bucket(environ)
     return Settings(
         upstream_base_url=base_url,
         upstream_is_loopback=is_loopback_host(urlsplit(base_url).hostname or ""),
@@ -83,7 +108,43 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         upstream_read_timeout=UPSTREAM_READ_TIMEOUT.read(environ),
         url_cache_margin_seconds=URL_CACHE_MARGIN_SECONDS.read(environ),
         url_cache_max_entries=URL_CACHE_MAX_ENTRIES.read(environ),
+        archive_bucket=bucket,
+        archive_prefix=_archive_prefix(environ),
+        archive_queue_url=_archive_queue_url(environ, bucket),
+        archive_link_seconds=ARCHIVE_LINK_SECONDS.read(environ),
+        archive_recheck_seconds=ARCHIVE_RECHECK_SECONDS.read(environ),
+        archive_max_bytes=ARCHIVE_MAX_BYTES.read(environ),
     )
+
+
+def _archive_bucket(environ: Mapping[str, str]) -> str:
+    bucket = environ.get("ARCHIVE_BUCKET", "").strip()
+    if bucket and _BUCKET_NAME.fullmatch(bucket) is None:
+        raise ConfigurationError(f"ARCHIVE_BUCKET is not an S3 bucket name: {bucket!r}")
+    return bucket
+
+
+def _archive_prefix(environ: Mapping[str, str]) -> str:
+    prefix = environ.get("ARCHIVE_PREFIX", DEFAULT_ARCHIVE_PREFIX).strip()
+    if _KEY_PREFIX.fullmatch(prefix) is None:
+        raise ConfigurationError(
+            "ARCHIVE_PREFIX must be up to 256 of A-Z a-z 0-9 ! _ . * ' ( ) - /, not starting with /"
+        )
+    return prefix
+
+
+def _archive_queue_url(environ: Mapping[str, str], bucket: str) -> str:
+    queue_url = environ.get("ARCHIVE_QUEUE_URL", "").strip()
+    if not queue_url:
+        return ""
+    if not bucket:
+        raise ConfigurationError("ARCHIVE_QUEUE_URL is set but ARCHIVE_BUCKET is empty: set both, or neither")
+    parts = urlsplit(queue_url)
+    host = parts.hostname or ""
+    secure = parts.scheme == "https" or (parts.scheme == "http" and is_loopback_host(host))
+    if not secure or not host or parts.username or parts.password:
+        raise ConfigurationError("ARCHIVE_QUEUE_URL must be an https SQS queue URL")
+    return queue_url
 
 
 def _required(environ: Mapping[str, str], name: str) -> str:

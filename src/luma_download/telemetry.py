@@ -26,6 +26,13 @@ def report(record: RequestRecord, logger: Logger, metrics: Metrics) -> None:
     upstream, so misses are ``UpstreamLatency``'s sample count and hits the rest of ``Requests``
     (the line's ``outcome`` and ``link_cache`` split them exactly); ``Errors`` counts failures by code.
     """
+    if record.archive is not None or record.source == "archive":
+        count_archive(record, metrics)
+    if record.front_door == "sqs":
+        # An archive job, not a request: counted apart from Requests and Errors.
+        metrics.add_metric(name="ArchiveJobs", unit=MetricUnit.Count, value=1)
+        log_record(record, logger)
+        return
     metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
     if record.upstream_ms is not None:
         metrics.add_metric(name="UpstreamLatency", unit=MetricUnit.Milliseconds, value=record.upstream_ms)
@@ -35,19 +42,46 @@ def report(record: RequestRecord, logger: Logger, metrics: Metrics) -> None:
     if record.batch is not None:  # a batch's failed ids, so the error-code alarms see them too
         for code, count in record.batch.errors.items():
             count_error(metrics, code, count)
+    log_record(record, logger)
+
+
+def log_record(record: RequestRecord, logger: Logger) -> None:
     if record.crash is not None:
         logger.error("request done", extra=record.log_fields(), exc_info=record.crash)
     else:
         logger.info("request done", extra=record.log_fields())
 
 
+def count_archive(record: RequestRecord, metrics: Metrics) -> None:
+    """``ArchiveHits``, ``ArchiveCopies``, ``ArchiveBytes``, and ``ArchiveFailures`` by ``Cause``.
+
+    A hit is a request answered with a link to a copy, from a lookup or from the link cache.
+    """
+    if record.archive == "hit" or (record.archive is None and record.source == "archive"):
+        metrics.add_metric(name="ArchiveHits", unit=MetricUnit.Count, value=1)
+    elif record.archive == "copied":
+        metrics.add_metric(name="ArchiveCopies", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name="ArchiveBytes", unit=MetricUnit.Bytes, value=record.archive_bytes or 0)
+    elif record.archive == "unavailable":
+        count_by(metrics, "ArchiveFailures", "Cause", "lookup")
+    elif record.archive == "failed":
+        count_by(metrics, "ArchiveFailures", "Cause", record.outcome or "internal_error")
+    if record.archive_enqueue == "failed":
+        count_by(metrics, "ArchiveFailures", "Cause", "enqueue")
+
+
 def count_error(metrics: Metrics, code: str, count: int = 1) -> None:
     """One ``Errors`` data point with an ``ErrorCode`` dimension, so alarms can split by code."""
+    count_by(metrics, "Errors", "ErrorCode", code, count)
+
+
+def count_by(metrics: Metrics, name: str, dimension: str, value: str, count: int = 1) -> None:
+    """``count`` of ``name`` with its own dimension (EMF: a blob of its own)."""
     with single_metric(
-        name="Errors",
+        name=name,
         unit=MetricUnit.Count,
         value=count,
         namespace=metrics.namespace,
         default_dimensions=metrics.default_dimensions,
     ) as metric:
-        metric.add_dimension(name="ErrorCode", value=code)
+        metric.add_dimension(name=dimension, value=value)

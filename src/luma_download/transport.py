@@ -1,8 +1,13 @@
-"""The transport to the aggregator: one pooled GET, no redirects, body capped, waits bounded."""
+"""The transport: one pooled GET to the aggregator, and a video streamed from the link it gave.
+
+Both: no redirects, sizes capped, every wait bounded by the deadline.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import urllib3
 from urllib3.exceptions import (
@@ -17,13 +22,16 @@ from urllib3.util import Timeout
 
 from luma_download.deadline_socket import POOL_CLASSES, bounded_by
 from luma_download.errors import (
+    ArchiveDownloadError,
     LumaDownloadError,
     UpstreamError,
     UpstreamTimeoutError,
     UpstreamUnavailableError,
+    VideoTooLargeError,
 )
 from luma_download.model import Deadline
 from luma_download.retry_policy import deadline_retry
+from luma_download.url_rules import check_video_url
 
 MAX_BODY_BYTES = 64 * 1024
 USER_AGENT = "luma-download/0.1 (+aws-lambda)"
@@ -63,20 +71,16 @@ def get(
     if remaining <= 0:
         raise UpstreamTimeoutError("out of time before calling the upstream")
     with bounded_by(deadline):
-        try:
-            response = pool.request(
-                "GET",
-                url,
-                headers={**BASE_HEADERS, "Authorization": f"Bearer {token}"},
-                timeout=Timeout(connect=min(timeouts.connect, remaining), read=min(timeouts.read, remaining)),
-                retries=deadline_retry(deadline, min(timeouts.connect + timeouts.read, remaining)),
-                redirect=False,
-                preload_content=False,
-            )
-        except MaxRetryError as exc:
-            raise transport_error(exc.reason) from None
-        except HTTPError as exc:
-            raise transport_error(exc) from None
+        headers = {**BASE_HEADERS, "Authorization": f"Bearer {token}"}
+        response = start_get(
+            pool,
+            url,
+            headers,
+            deadline=deadline,
+            timeouts=timeouts,
+            remaining=remaining,
+            to_error=transport_error,
+        )
         try:
             body = read_capped(response)
         except HTTPError as exc:
@@ -89,6 +93,36 @@ def get(
         return UpstreamResponse(
             status=response.status, body=body, retry_after=response.headers.get("Retry-After")
         )
+
+
+def start_get(
+    pool: urllib3.PoolManager,
+    url: str,
+    headers: dict[str, str],
+    *,
+    deadline: Deadline,
+    timeouts: Timeouts,
+    remaining: float,
+    to_error: Callable[[Exception | None], LumaDownloadError],
+    decode_content: bool = True,
+) -> urllib3.BaseHTTPResponse:
+    """Send a GET (inside ``bounded_by(deadline)``): no redirects, the body left to read, every
+    timeout and retry fitting ``remaining``; urllib3's failures become ``to_error``'s."""
+    try:
+        return pool.request(
+            "GET",
+            url,
+            headers=headers,
+            timeout=Timeout(connect=min(timeouts.connect, remaining), read=min(timeouts.read, remaining)),
+            retries=deadline_retry(deadline, min(timeouts.connect + timeouts.read, remaining)),
+            redirect=False,
+            preload_content=False,
+            decode_content=decode_content,
+        )
+    except MaxRetryError as exc:
+        raise to_error(exc.reason) from None
+    except HTTPError as exc:
+        raise to_error(exc) from None
 
 
 def read_capped(response: urllib3.BaseHTTPResponse) -> bytes:
@@ -108,3 +142,157 @@ def transport_error(reason: Exception | None) -> LumaDownloadError:
     if isinstance(reason, ConnectTimeoutError | NewConnectionError | NameResolutionError):
         return UpstreamUnavailableError("the aggregator is unreachable", retry_after=5)
     return UpstreamError("the aggregator broke the connection or spoke bad HTTP")
+
+
+# The video's own bytes, as stored: no content coding to undo, no aggregator token.
+VIDEO_HEADERS = {"User-Agent": USER_AGENT, "Accept": "video/mp4, */*", "Accept-Encoding": "identity"}
+MP4_BRAND_OFFSET = slice(4, 8)  # an MP4 starts with its "ftyp" box: size (4 bytes), then the type
+
+
+def open_video(
+    pool: urllib3.PoolManager,
+    url: str,
+    *,
+    deadline: Deadline,
+    timeouts: Timeouts,
+    max_bytes: int,
+    allowed_hosts: Iterable[str],
+    allow_loopback: bool,
+) -> VideoStream:
+    """Start a GET of the video at ``url`` (someone else's choice) and hand back its body as a stream.
+
+    ``url`` must pass the redirect rules (``check_video_url``) or nothing is sent. Redirects are not
+    followed; anything but a 200 with at most ``max_bytes`` is refused before the body is read.
+    """
+    checked = check_video_url(url, allowed_hosts, allow_loopback=allow_loopback)
+    remaining = deadline.remaining()
+    if remaining <= 0:
+        raise UpstreamTimeoutError("out of time before fetching the video")
+    with bounded_by(deadline):
+        response = start_get(
+            pool,
+            checked,
+            VIDEO_HEADERS,
+            deadline=deadline,
+            timeouts=timeouts,
+            remaining=remaining,
+            to_error=video_transport_error,
+            decode_content=False,
+        )
+    try:
+        declared = _declared_length(response, max_bytes)
+    except BaseException:
+        response.close()
+        raise
+    return VideoStream(
+        response,
+        deadline=deadline,
+        declared=declared,
+        max_bytes=max_bytes,
+        source_host=urlsplit(checked).hostname,
+    )
+
+
+def _declared_length(response: urllib3.BaseHTTPResponse, max_bytes: int) -> int | None:
+    if response.status != 200:
+        error = ArchiveDownloadError(
+            "the video host answered with a redirect, which is not followed"
+            if 300 <= response.status < 400
+            else f"the video host answered HTTP {response.status}"
+        )
+        error.upstream_status = response.status
+        raise error
+    coding = response.headers.get("Content-Encoding", "identity").strip().lower()
+    if coding not in ("", "identity"):
+        raise ArchiveDownloadError(f"the video host sent a {coding!r} coded body instead of the file")
+    raw = response.headers.get("Content-Length")
+    if raw is None:
+        return None
+    if not raw.strip().isdigit():
+        raise ArchiveDownloadError("the video host sent a malformed Content-Length")
+    declared = int(raw)
+    if declared > max_bytes:
+        raise VideoTooLargeError(f"the video is {declared} bytes, over ARCHIVE_MAX_BYTES ({max_bytes})")
+    return declared
+
+
+class VideoStream:
+    """A video's body, read as a file (``upload_fileobj`` reads it from its own threads).
+
+    Each ``read(n)`` returns ``n`` bytes until the end, as a file does, and ends by the deadline.
+    It raises, and so stops the upload, when the body outgrows ``max_bytes``, ends short of its
+    ``Content-Length``, or does not start like an MP4.
+    """
+
+    def __init__(
+        self,
+        response: urllib3.BaseHTTPResponse,
+        *,
+        deadline: Deadline,
+        declared: int | None,
+        max_bytes: int,
+        source_host: str | None,
+    ) -> None:
+        self._response = response
+        self._deadline = deadline
+        self.declared = declared
+        self._max_bytes = max_bytes
+        self.source_host = source_host or ""
+        self.bytes_read = 0
+        self._head = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    def read(self, size: int = -1) -> bytes:
+        wanted = self._max_bytes + 1 - self.bytes_read if size < 0 else size
+        chunks: list[bytes] = []
+        got = 0
+        # The ContextVar is per thread: bind the deadline in whichever thread reads.
+        with bounded_by(self._deadline):
+            while got < wanted:
+                if self._deadline.remaining() <= 0:
+                    raise UpstreamTimeoutError("out of time while fetching the video")
+                try:
+                    chunk = self._response.read(wanted - got)
+                except HTTPError as exc:
+                    raise video_transport_error(exc) from None
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                got += len(chunk)
+                self._count(chunk)
+        if got < wanted:
+            self._check_end()
+        return b"".join(chunks)
+
+    def _count(self, chunk: bytes) -> None:
+        self.bytes_read += len(chunk)
+        if self.bytes_read > self._max_bytes:
+            raise VideoTooLargeError(f"the video is over ARCHIVE_MAX_BYTES ({self._max_bytes})")
+        if len(self._head) < MP4_BRAND_OFFSET.stop:
+            self._head += chunk[: MP4_BRAND_OFFSET.stop]
+            if len(self._head) >= MP4_BRAND_OFFSET.stop and self._head[MP4_BRAND_OFFSET] != b"ftyp":
+                raise ArchiveDownloadError("the video host sent something that is not an MP4")
+
+    def _check_end(self) -> None:
+        if len(self._head) < MP4_BRAND_OFFSET.stop:
+            raise ArchiveDownloadError("the video host sent something that is not an MP4")
+        if self.declared is not None and self.bytes_read != self.declared:
+            raise ArchiveDownloadError(
+                f"the video ended after {self.bytes_read} of {self.declared} bytes (Content-Length)"
+            )
+
+    def close(self) -> None:
+        self._response.close()
+
+
+def video_transport_error(reason: Exception | None) -> LumaDownloadError:
+    if isinstance(reason, ReadTimeoutError):
+        return UpstreamTimeoutError("the video host did not answer in time")
+    if isinstance(reason, ConnectTimeoutError | NewConnectionError | NameResolutionError):
+        return ArchiveDownloadError("the video host is unreachable")
+    return ArchiveDownloadError("the video host broke the connection or spoke bad HTTP")

@@ -15,7 +15,7 @@ from luma_download.aggregator_protocol import (
     url_from_task,
 )
 from luma_download.errors import LumaDownloadError, UpstreamError
-from luma_download.model import Deadline, DownloadLink, LinkOutcome
+from luma_download.model import Deadline, DownloadLink, LinkOutcome, elapsed_ms
 from luma_download.safe_text import upstream_message
 from luma_download.secret_token import TokenSource
 from luma_download.settings import Settings
@@ -42,9 +42,9 @@ class UpstreamClient:
         try:
             link = self._fetch(task_id, deadline)
         except LumaDownloadError as exc:
-            exc.upstream_ms = _elapsed_ms(started)
+            exc.upstream_ms = elapsed_ms(started)
             raise
-        return LinkOutcome(link, upstream_ms=_elapsed_ms(started))
+        return LinkOutcome(link, upstream_ms=elapsed_ms(started))
 
     def _fetch(self, task_id: str, deadline: Deadline) -> DownloadLink:
         answer = self._authorized_get(download_path(task_id), deadline)
@@ -93,7 +93,3 @@ class UpstreamClient:
     def _refusal(self, answer: UpstreamResponse) -> LumaDownloadError:
         message = upstream_message(parse_document(answer.body), self._tokens.recent())
         return error_for_status(answer.status, answer.retry_after, message)
-
-
-def _elapsed_ms(started: float) -> float:
-    return (time.perf_counter() - started) * 1000

@@ -2,8 +2,10 @@
 
 In: ``{"task_id": "<id>"}``, or a batch ``{"task_ids": ["<id>", ...]}`` (``batch``); either may add
 ``"archive": true``. Other keys are ignored, so a state's whole input can be passed.
-Out: ``{"task_id", "url", "expires_at"}``, or one of the exceptions in ``errors`` raised as is; a batch
-answers ``{"count", "ok", "failed", "results"}`` and raises only for a malformed request.
+Out: ``{"task_id", "url", "expires_at", "source"}``, or one of the exceptions in ``errors`` raised as
+is; with ``"archive": true`` the task is archived now (or its copy found) and the answer adds
+``"s3_uri"`` and ``"size"`` (``"source": "archive"``). A batch answers ``{"count", "ok", "failed",
+"results"}`` and raises only for a malformed request.
 """
 
 from __future__ import annotations
@@ -12,14 +14,13 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from luma_download.batch import Entry, resolve_batch, task_ids_from_event
-from luma_download.errors import InvalidRequestError
-from luma_download.model import Deadline, DownloadLink, LinkGetter
+from luma_download.errors import ArchiveDisabledError, InvalidRequestError
+from luma_download.model import CopyOutcome, Deadline, DownloadLink, LinkGetter
 from luma_download.request_record import RequestRecord
 from luma_download.task_id import validate_task_id
 
-# The archive (issue 9) plugs in here: a validated task id to its archived copy's document
-# (``{"task_id", "url", "expires_at", "source": "archive", "s3_uri", "size"}``) before the deadline.
-Archiver = Callable[[str, Deadline], dict[str, Any]]
+# Archives a validated task now (or finds its copy) before the deadline: ``archive_copy`` does it.
+Archiver = Callable[[str, Deadline], CopyOutcome]
 
 
 def is_direct_invoke(event: object) -> bool:
@@ -45,8 +46,11 @@ def invoke(
     record: RequestRecord,
     archive: Archiver | None = None,
 ) -> Any:
-    """The link document for a direct invoke; errors are raised as is for the caller to match."""
-    archiving = _archiver(event, archive)
+    """The link document for a direct invoke; errors are raised as is for the caller to match.
+
+    ``archive`` is ``None`` when this deployment keeps no archive.
+    """
+    archiving = archiver_for(event, archive)
     if "task_ids" in event:
         if "task_id" in event:
             raise InvalidRequestError('send "task_id" or "task_ids", not both')
@@ -54,32 +58,40 @@ def invoke(
 
         def resolve_one(task_id: str, deadline: Deadline) -> Entry:
             if archiving is not None:
-                return archiving(task_id, deadline)
-            link = get_link(task_id, deadline).link
-            return {**link_document(link), "source": link.source}
+                return archived_document(archiving(task_id, deadline))
+            return link_document(get_link(task_id, deadline).link)
 
         return resolve_batch(ids, resolve_one, deadline, record)
     record.task_id = task_id = task_id_from_event(event)
     if archiving is not None:
-        document = archiving(task_id, deadline)
-        record.outcome, record.source = "data", "archive"
-        return document
+        try:
+            result = archiving(task_id, deadline)
+        except Exception:
+            record.archive = "failed"
+            raise
+        record.copied(result, "data")
+        return archived_document(result)
     found = get_link(task_id, deadline)
     record.served(found, "data")
     return link_document(found.link)
 
 
-def _archiver(event: Mapping[str, Any], archive: Archiver | None) -> Archiver | None:
+def archiver_for(event: Mapping[str, Any], archive: Archiver | None) -> Archiver | None:
     """The archive to use when the event asks for one (``"archive": true``), else None."""
     wanted = event.get("archive", False)
     if not isinstance(wanted, bool):
         raise InvalidRequestError('"archive" must be true or false')
     if wanted and archive is None:
-        raise InvalidRequestError("archiving is not configured")
+        raise ArchiveDisabledError("this deployment keeps no archive (ARCHIVE_BUCKET is empty)")
     return archive if wanted else None
+
+
+def archived_document(result: CopyOutcome) -> dict[str, Any]:
+    """The link document of an archived copy, with where it lies and its size."""
+    return {**link_document(result.link), "s3_uri": result.copy.s3_uri, "size": result.copy.size}
 
 
 def link_document(link: DownloadLink) -> dict[str, str | None]:
     """The JSON a workflow gets; HTTP callers asking for JSON get the same."""
     expires_at = link.expires_at.strftime("%Y-%m-%dT%H:%M:%SZ") if link.expires_at else None
-    return {"task_id": link.task_id, "url": link.url, "expires_at": expires_at}
+    return {"task_id": link.task_id, "url": link.url, "expires_at": expires_at, "source": link.source}

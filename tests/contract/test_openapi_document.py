@@ -81,7 +81,8 @@ def test_success_answers_document_their_headers_and_body() -> None:
     assert all(header["required"] for header in responses["302"]["headers"].values())
     assert set(responses["200"]["headers"]) == {"Cache-Control", "Vary"}
     link = responses["200"]["content"]["application/json"]["schema"]
-    assert link["required"] == ["task_id", "url", "expires_at"]
+    assert link["required"] == ["task_id", "url", "expires_at", "source"]
+    assert link["properties"]["source"]["enum"] == ["aggregator", "archive"]
     parameters = json.loads(DOCUMENT.read_text())["paths"][OPERATION]["get"]["parameters"]
     task_id = next(p for p in parameters if p["name"] == "task_id")
     assert task_id["schema"]["pattern"] == "^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$"

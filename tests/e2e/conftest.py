@@ -29,7 +29,7 @@ REPO = Path(__file__).resolve().parents[2]
 READY_TIMEOUT_S = 60.0
 EXIT_TIMEOUT_S = 15.0
 # Variables that would switch local.run out of demo mode or point it at a real AWS account.
-_STRIPPED = re.compile(r"^(UPSTREAM_|TOKEN_SECRET_|AWS_|POWERTOOLS_|PORT$)")
+_STRIPPED = re.compile(r"^(UPSTREAM_|TOKEN_SECRET_|ARCHIVE_|AWS_|POWERTOOLS_|PORT$)")
 _TASK_LINE = re.compile(r"^\s+(?P<label>completed|processing|failed)\s+(?P<url>http://\S+)")
 
 

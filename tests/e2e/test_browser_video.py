@@ -1,8 +1,9 @@
-"""A real browser plays the demo video through ``make run``: page -> local API -> 302 -> embedded S3.
+"""A real browser plays the demo video through ``make run``: page -> local API -> 302 -> the MP4.
 
 The page is served from here on loopback; its ``<video>`` src is the completed demo task's URL on the
 local API (``python -m local.run`` as a subprocess). Headless Debian Chromium follows the 302 to the
-presigned URL on the embedded S3 (moto) and must decode a frame. The screenshot is the one the README
+presigned-style link (the aggregator simulator's, or once archived the copy's on the embedded S3)
+and must decode a frame. The screenshot is the one the README
 shows (``docs/browser-demo.png``). Skips only when chromium is missing (``.ci/install-chromium.sh``).
 """
 
@@ -31,7 +32,7 @@ def test_chromium_plays_the_completed_demo_task(local_run: LocalRunProcess) -> N
     page = video_page(
         video_url,
         title="luma-download: make run",
-        caption=f"task {task_id}: local API 302 -> presigned SigV4 URL -> MP4 in the embedded S3 (moto)",
+        caption=f"task {task_id}: local API 302 -> presigned link -> the MP4 (the aggregator's or our copy)",
     )
 
     def index(_: BaseHTTPRequestHandler) -> Response:

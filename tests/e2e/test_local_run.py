@@ -132,7 +132,7 @@ def test_format_json_gives_the_link_document(local_run: LocalRunProcess) -> None
     answer = request(local_run.task_urls["completed"] + "?format=json")
     assert answer.status == 200
     document = json.loads(answer.body)
-    assert set(document) == {"task_id", "url", "expires_at"}
+    assert set(document) == {"task_id", "url", "expires_at", "source"}
     assert local_run.task_urls["completed"].split("/")[-2] == document["task_id"]
     assert "X-Amz-Expires=3600" in document["url"]
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", document["expires_at"])

@@ -115,3 +115,14 @@ def test_artifact_is_small(artifact: Path) -> None:
     size = sum(p.stat().st_size for p in _files(artifact))
     print(f"unzipped artifact: {size / 1e6:.2f} MB in {len(_files(artifact))} files")
     assert size < SIZE_LIMIT_BYTES
+
+
+def test_the_archive_worker_ships_the_same_code(artifact: Path) -> None:
+    """Then the archive worker's artifact (the same handler, its own function) holds the same files
+    with the same bytes as the request path's."""
+    worker = artifact.parent / "ArchiveWorkerFunction"
+
+    def contents(root: Path) -> dict[Path, bytes]:
+        return {p.relative_to(root): p.read_bytes() for p in _files(root)}
+
+    assert contents(worker) == contents(artifact)

@@ -58,11 +58,13 @@ def test_the_definition_is_the_file_with_substitutions_from_the_parameters(enabl
     assert props["RoleArn"] == {"Fn::GetAtt": [ROLE, "Arn"]}
     assert props["DefinitionSubstitutions"] == {
         "LumaVideoFunctionArn": FUNCTION_ARN,
+        # the archive (on by default) is the worker's job
+        "ArchiveFunctionArn": {"Fn::GetAtt": ["ArchiveWorkerFunction", "Arn"]},
         "VideoPollIntervalSeconds": "20",
         "VideoPollBackoffRate": "1.5",
         "VideoPollMaxDelaySeconds": "300",
         "VideoPollMaxAttempts": "60",
-        "ArchiveEnabled": "false",
+        "ArchiveEnabled": "true",
     }
     # Every placeholder in the file has a substitution and every substitution a placeholder
     assert placeholders() == set(props["DefinitionSubstitutions"])
@@ -79,7 +81,12 @@ def test_its_role_may_invoke_this_function_and_nothing_else(enabled_stack: Stack
     assert statement["Effect"] == "Allow"
     assert statement["Action"] == "lambda:InvokeFunction"
     # the function itself, and its versions and aliases ("<arn>:<qualifier>"); no wildcard on the name
-    assert statement["Resource"] == [FUNCTION_ARN, {"Fn::Sub": f"${{{FUNCTION}.Arn}}:*"}]
+    assert statement["Resource"] == [
+        FUNCTION_ARN,
+        {"Fn::Sub": f"${{{FUNCTION}.Arn}}:*"},
+        {"Fn::GetAtt": ["ArchiveWorkerFunction", "Arn"]},
+        {"Fn::Sub": "${ArchiveWorkerFunction.Arn}:*"},
+    ]
     # and no other policy is attached to it anywhere in the stack
     attached = [
         r

@@ -31,6 +31,7 @@ TEMPLATE = ROOT / "template.yaml"
 ROUTE = "/luma/generations/{task_id}/download_video_url"
 FUNCTION = "LumaVideoFunction"
 STATE_MACHINE = "GetVideoStateMachine"
+WORKER = "ArchiveWorkerFunction"
 SECRET_ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:luma/aggregator-token-AbCdEf"
 REQUIRED = {"UpstreamBaseUrl": "https://aggregator.example.com"}
 CUSTOM = {
@@ -52,6 +53,15 @@ CUSTOM = {
     "AlarmEmail": "ops@example.com",
     "BadUpstreamAlarmThreshold": "20",
     "DurationP99AlarmMilliseconds": "9000",
+    "ArchiveEnabled": "false",
+}
+# The archive in a bucket the deployer already has.
+EXISTING_BUCKET = {
+    **REQUIRED,
+    "ArchiveBucketName": "acme-luma-videos",
+    "ArchivePrefix": "copies/",
+    "ArchiveWorkerMemorySize": "1024",
+    "ArchiveWorkerConcurrency": "3",
 }
 JWT_ISSUER = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEf123"
 JWT = {**REQUIRED, "ApiAuth": "JWT", "JwtIssuer": JWT_ISSUER, "JwtAudience": "client-one,client-two"}
@@ -84,7 +94,8 @@ def sam_transform(params: dict[str, str]) -> dict[str, Any]:
     template = sam_template()
     # `sam deploy` uploads the build (and the state machine's definition) and rewrites the local
     # paths to the S3 objects; mimic that.
-    template["Resources"][FUNCTION]["Properties"]["CodeUri"] = "s3://example-artifacts/luma-download.zip"
+    for name in (FUNCTION, WORKER):
+        template["Resources"][name]["Properties"]["CodeUri"] = "s3://example-artifacts/luma-download.zip"
     template["Resources"][STATE_MACHINE]["Properties"]["DefinitionUri"] = (
         "s3://example-artifacts/get_video.asl.json"
     )
@@ -153,6 +164,9 @@ class Stack:
             return text.split(separator) if isinstance(text, str) else {"Fn::Split": [separator, text]}
         if set(value) == {"Fn::Sub"} and isinstance(value["Fn::Sub"], str):
             return {"Fn::Sub": re.sub(r"\$\{([^}!]+)\}", self._sub_var, value["Fn::Sub"])}
+        if set(value) == {"Fn::Sub"}:  # [text, variables]: the variables' own names stay in the text
+            text, variables = value["Fn::Sub"]
+            return {"Fn::Sub": [re.sub(r"\$\{([^}!]+)\}", self._sub_var, text), self.resolve(variables)]}
         return {k: r for k, r in ((k, self.resolve(v)) for k, v in value.items()) if r is not _NO_VALUE}
 
     def _sub_var(self, match: re.Match[str]) -> str:
@@ -203,6 +217,11 @@ def custom_stack() -> Stack:
 
 
 @pytest.fixture(scope="module")
+def existing_bucket_stack() -> Stack:
+    return Stack(sam_transform(EXISTING_BUCKET), EXISTING_BUCKET)
+
+
+@pytest.fixture(scope="module")
 def jwt_stack() -> Stack:
     return Stack(sam_transform(JWT), JWT)
 
@@ -218,7 +237,9 @@ def test_template_is_cfn_lint_clean() -> None:
     assert _lint(TEMPLATE.read_text()) == []
 
 
-@pytest.mark.parametrize("params", [REQUIRED, CUSTOM, JWT], ids=["defaults", "custom", "jwt"])
+@pytest.mark.parametrize(
+    "params", [REQUIRED, CUSTOM, JWT, EXISTING_BUCKET], ids=["defaults", "custom", "jwt", "existing-bucket"]
+)
 def test_transformed_template_is_cfn_lint_clean(params: dict[str, str]) -> None:
     """Given the CloudFormation the SAM transform produces (cfn-lint checks SAM resources only
     loosely, the generated ones strictly), when cfn-lint checks it, then it reports nothing."""
@@ -269,6 +290,12 @@ def test_environment_comes_from_parameters(default_stack: Stack, custom_stack: S
         "URL_CACHE_MAX_ENTRIES": "1024",
         "UPSTREAM_CONNECT_TIMEOUT": "2",
         "UPSTREAM_READ_TIMEOUT": "5",
+        "ARCHIVE_BUCKET": {"Ref": "ArchiveBucket"},
+        "ARCHIVE_PREFIX": "luma/",
+        "ARCHIVE_QUEUE_URL": {"Ref": "ArchiveQueue"},
+        "ARCHIVE_LINK_SECONDS": "3600",
+        "ARCHIVE_RECHECK_SECONDS": "60",
+        "ARCHIVE_MAX_BYTES": "2147483648",
         "POWERTOOLS_SERVICE_NAME": "luma-download",
         "POWERTOOLS_METRICS_NAMESPACE": "LumaDownload",
         "POWERTOOLS_LOG_LEVEL": "INFO",
@@ -281,6 +308,7 @@ def test_environment_comes_from_parameters(default_stack: Stack, custom_stack: S
     assert custom_env["UPSTREAM_READ_TIMEOUT"] == "8"
     assert custom_env["POWERTOOLS_SERVICE_NAME"] == "luma-dl-test"
     assert custom_env["POWERTOOLS_METRICS_NAMESPACE"] == "Acme/Luma"
+    assert (custom_env["ARCHIVE_BUCKET"], custom_env["ARCHIVE_QUEUE_URL"]) == ("", "")  # archive off
 
 
 @pytest.mark.parametrize("rule", NUMBER_RULES, ids=lambda rule: rule.name)
@@ -408,9 +436,9 @@ def test_existing_secret_is_used_when_an_arn_is_given(custom_stack: Stack) -> No
     assert custom_stack.outputs["TokenSecretArnOut"]["Value"] == SECRET_ARN
 
 
-def role_statements(stack: Stack) -> dict[str, dict[str, Any]]:
-    """The function role's inline statements, by Sid."""
-    role = stack.props(f"{FUNCTION}Role")
+def role_statements(stack: Stack, function: str = FUNCTION) -> dict[str, dict[str, Any]]:
+    """A function role's inline statements, by Sid."""
+    role = stack.props(f"{function}Role")
     statements = [s for p in role["Policies"] for s in p["PolicyDocument"]["Statement"]]
     assert all(s["Effect"] == "Allow" for s in statements)
     return {s["Sid"]: s for s in statements}
@@ -429,7 +457,10 @@ def test_role_grants_only_what_the_function_uses(which: str, request: pytest.Fix
     the two X-Ray writes Lambda's active tracing needs (only when tracing is Active: the only "*"),
     and GetSecretValue on the one token secret."""
     stack: Stack = request.getfixturevalue(which)
-    assert list(stack.of_type("AWS::IAM::Role")) == [f"{FUNCTION}Role"]
+    archive = stack.condition("ArchiveOn")
+    assert list(stack.of_type("AWS::IAM::Role")) == [f"{FUNCTION}Role"] + (
+        [f"{WORKER}Role"] if archive else []
+    )
     assert stack.props(FUNCTION)["Role"] == {"Fn::GetAtt": [f"{FUNCTION}Role", "Arn"]}
     role = stack.props(f"{FUNCTION}Role")
     assert "ManagedPolicyArns" not in role
@@ -439,6 +470,8 @@ def test_role_grants_only_what_the_function_uses(which: str, request: pytest.Fix
     statements = role_statements(stack)
     tracing = stack.props(FUNCTION)["TracingConfig"]["Mode"] == "Active"
     expected = {"WriteOwnLogs", "ReadAggregatorToken"} | ({"SendTraces"} if tracing else set())
+    if archive:
+        expected |= {"ReadArchivedCopies", "FindArchivedCopies", "SendArchiveJobs"}
     assert set(statements) == expected
 
     logs = statements["WriteOwnLogs"]
@@ -449,7 +482,10 @@ def test_role_grants_only_what_the_function_uses(which: str, request: pytest.Fix
     assert actions(token) == ["secretsmanager:GetSecretValue"]
     assert token["Resource"] in ({"Ref": "TokenSecret"}, SECRET_ARN)
 
+    # The only other "*": the archive's objects, <bucket>/<prefix>* (checked in the archive tests).
     wildcards = [sid for sid, statement in statements.items() if "*" in json.dumps(statement)]
+    if archive:
+        wildcards.remove("ReadArchivedCopies")
     if tracing:
         assert actions(statements["SendTraces"]) == ["xray:PutTelemetryRecords", "xray:PutTraceSegments"]
         assert wildcards == ["SendTraces"]
@@ -532,7 +568,14 @@ ALARMS: dict[str, tuple[str, str, Any, str]] = {
         "upstream_unavailable",
         "UpstreamUnavailableAlarmThreshold",
     ),
+    "ArchiveDeadLetterAlarm": (
+        "AWS/SQS",
+        "ApproximateNumberOfMessagesVisible",
+        [{"Name": "QueueName", "Value": {"Fn::GetAtt": ["ArchiveDeadLetterQueue", "QueueName"]}}],
+        "ArchiveDeadLetterAlarmThreshold",
+    ),
 }
+ARCHIVE_ALARMS = {"ArchiveDeadLetterAlarm"}
 
 
 def error_codes() -> set[str]:
@@ -553,9 +596,12 @@ def test_alarms_notify_the_topic(which: str, request: pytest.FixtureRequest) -> 
     codes the function really answers with."""
     stack: Stack = request.getfixturevalue(which)
     alarms = stack.of_type("AWS::CloudWatch::Alarm")
-    assert set(alarms) == set(ALARMS)
+    expected_alarms = set(ALARMS) if stack.condition("ArchiveOn") else set(ALARMS) - ARCHIVE_ALARMS
+    assert set(alarms) == expected_alarms
     env = stack.props(FUNCTION)["Environment"]["Variables"]
     for name, (namespace, metric, dimensions, threshold) in ALARMS.items():
+        if name not in expected_alarms:
+            continue
         props = alarms[name]["Properties"]
         expected = (namespace, metric, dimensions)
         if namespace == "<metrics namespace>":
@@ -653,8 +699,8 @@ def test_alarm_email_is_subscribed_only_when_given(default_stack: Stack, custom_
 
 def test_outputs_give_urls_function_and_secret(default_stack: Stack) -> None:
     """Given a deployed stack, then its outputs give the API URL, an example download URL, the
-    function ARN (for Step Functions / lambda:Invoke), the secret in use, the alarm topic and the
-    access log group."""
+    function ARN (for Step Functions / lambda:Invoke), the secret in use, the alarm topic, the
+    access log group, and the archive's worker (for workflows), bucket and queues."""
     outputs = {name: out["Value"] for name, out in default_stack.outputs.items()}
     assert set(outputs) == {
         "ApiUrl",
@@ -663,7 +709,15 @@ def test_outputs_give_urls_function_and_secret(default_stack: Stack) -> None:
         "TokenSecretArnOut",
         "AlarmTopicArn",
         "ApiAccessLogGroupName",
+        "ArchiveWorkerFunctionArn",
+        "ArchiveBucketNameOut",
+        "ArchiveQueueUrl",
+        "ArchiveDeadLetterQueueUrl",
     }
+    assert outputs["ArchiveWorkerFunctionArn"] == {"Fn::GetAtt": [WORKER, "Arn"]}
+    assert outputs["ArchiveBucketNameOut"] == {"Ref": "ArchiveBucket"}
+    assert outputs["ArchiveQueueUrl"] == {"Ref": "ArchiveQueue"}
+    assert outputs["ArchiveDeadLetterQueueUrl"] == {"Ref": "ArchiveDeadLetterQueue"}
     assert outputs["AlarmTopicArn"] == {"Ref": "AlarmTopic"}
     assert outputs["ApiAccessLogGroupName"] == {"Ref": "ApiAccessLogGroup"}
     api_url = outputs["ApiUrl"]["Fn::Sub"]
@@ -724,3 +778,197 @@ def test_parameter_contract() -> None:
         "JwtIssuer": "",
         "JwtAudience": "",
     }
+
+
+# --- the archive (issue 9) ---------------------------------------------------------------------------
+
+ARCHIVE_RESOURCES = {
+    "ArchiveBucket": "AWS::S3::Bucket",
+    "ArchiveBucketPolicy": "AWS::S3::BucketPolicy",
+    "ArchiveQueue": "AWS::SQS::Queue",
+    "ArchiveDeadLetterQueue": "AWS::SQS::Queue",
+    "ArchiveWorkerLogGroup": "AWS::Logs::LogGroup",
+    f"{WORKER}Role": "AWS::IAM::Role",
+    WORKER: "AWS::Lambda::Function",
+    f"{WORKER}ArchiveJobs": "AWS::Lambda::EventSourceMapping",
+    "ArchiveDeadLetterAlarm": "AWS::CloudWatch::Alarm",
+}
+OBJECTS = {"Fn::Sub": ["arn:aws:s3:::${Bucket}/luma/*", {"Bucket": {"Ref": "ArchiveBucket"}}]}
+BUCKET = {"Fn::Sub": ["arn:aws:s3:::${Bucket}", {"Bucket": {"Ref": "ArchiveBucket"}}]}
+QUEUE_ARN = {"Fn::GetAtt": ["ArchiveQueue", "Arn"]}
+
+
+def test_the_archive_is_on_by_default_in_a_private_bucket_the_stack_keeps(default_stack: Stack) -> None:
+    """Given the defaults, then the stack has the archive: a bucket with Block Public Access,
+    bucket-owner-enforced ownership, default encryption, incomplete uploads aborted after a day and no
+    expiry, kept when the stack goes (Retain), and a policy refusing every request without TLS."""
+    for name, kind in ARCHIVE_RESOURCES.items():
+        assert default_stack.resources[name]["Type"] == kind, name
+    bucket = default_stack.resources["ArchiveBucket"]
+    assert (bucket["DeletionPolicy"], bucket["UpdateReplacePolicy"]) == ("Retain", "Retain")
+    props = bucket["Properties"]
+    assert props["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
+    assert props["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+    (encryption,) = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert encryption["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in ("AES256", "aws:kms")
+    assert props["LifecycleConfiguration"]["Rules"] == [
+        {
+            "Id": "AbortIncompleteUploads",
+            "Status": "Enabled",
+            "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
+        }
+    ]
+    (statement,) = default_stack.props("ArchiveBucketPolicy")["PolicyDocument"]["Statement"]
+    assert (statement["Effect"], statement["Principal"], statement["Action"]) == ("Deny", "*", "s3:*")
+    assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert statement["Resource"] == [
+        {"Fn::GetAtt": ["ArchiveBucket", "Arn"]},
+        {"Fn::Sub": "${ArchiveBucket.Arn}/*"},
+    ]
+
+
+def test_copies_expire_only_when_asked() -> None:
+    """Given ArchiveExpiryDays=30, then copies under the prefix are deleted 30 days after they are
+    made, beside the rule for incomplete uploads."""
+    params = {**REQUIRED, "ArchiveExpiryDays": "30"}
+    rules = Stack(sam_transform(params), params).props("ArchiveBucket")["LifecycleConfiguration"]["Rules"]
+    assert [rule["Id"] for rule in rules] == ["AbortIncompleteUploads", "ExpireCopies"]
+    assert rules[1] == {
+        "Id": "ExpireCopies",
+        "Status": "Enabled",
+        "Prefix": "luma/",
+        "ExpirationInDays": "30",
+    }
+
+
+def test_the_queue_retries_a_job_a_few_times_then_keeps_it_aside(default_stack: Stack) -> None:
+    """Given the stack, then a job is received at most 3 times before it moves to the dead-letter
+    queue, which keeps it longer; the visibility timeout is at least six times the worker's timeout."""
+    queue = default_stack.props("ArchiveQueue")
+    dead = default_stack.props("ArchiveDeadLetterQueue")
+    assert queue["RedrivePolicy"] == {
+        "deadLetterTargetArn": {"Fn::GetAtt": ["ArchiveDeadLetterQueue", "Arn"]},
+        "maxReceiveCount": 3,
+    }
+    assert queue["VisibilityTimeout"] >= 6 * default_stack.props(WORKER)["Timeout"]
+    assert dead["MessageRetentionPeriod"] > queue["MessageRetentionPeriod"]
+
+
+def test_the_worker_is_the_same_code_with_the_time_and_memory_of_a_download(
+    default_stack: Stack, existing_bucket_stack: Stack
+) -> None:
+    """Given the stack, then the worker is its own function built from the same code and handler, with
+    a longer timeout and more memory, consuming the queue one job per invocation, reporting partial
+    failures, at most ArchiveWorkerConcurrency at once; it reads the same settings and sends no jobs."""
+    template = sam_template()["Resources"]
+    for key in ("CodeUri", "Handler", "Runtime", "Architectures"):
+        assert template[WORKER]["Properties"][key] == template[FUNCTION]["Properties"][key], key
+    assert template[WORKER]["Metadata"] == template[FUNCTION]["Metadata"]
+    worker, function = default_stack.props(WORKER), default_stack.props(FUNCTION)
+    assert worker["Timeout"] > function["Timeout"]
+    assert int(worker["MemorySize"]) > int(function["MemorySize"])
+    assert worker["Role"] == {"Fn::GetAtt": [f"{WORKER}Role", "Arn"]}
+    assert worker["LoggingConfig"]["LogGroup"] == {"Ref": "ArchiveWorkerLogGroup"}
+    mapping = default_stack.props(f"{WORKER}ArchiveJobs")
+    assert mapping["EventSourceArn"] == QUEUE_ARN
+    assert mapping["FunctionName"] == {"Ref": WORKER}
+    assert mapping["BatchSize"] == 1
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["ScalingConfig"] == {"MaximumConcurrency": "5"}
+    worker_env = worker["Environment"]["Variables"]
+    function_env = function["Environment"]["Variables"]
+    shared = set(function_env) - {"ARCHIVE_QUEUE_URL", "ARCHIVE_RECHECK_SECONDS", "URL_CACHE_MARGIN_SECONDS"}
+    shared -= {"URL_CACHE_MAX_ENTRIES"}
+    assert {k: worker_env[k] for k in shared} == {k: function_env[k] for k in shared}
+    assert "ARCHIVE_QUEUE_URL" not in worker_env
+    existing = existing_bucket_stack.props(WORKER)
+    assert existing["MemorySize"] == "1024"
+    assert existing_bucket_stack.props(f"{WORKER}ArchiveJobs")["ScalingConfig"] == {"MaximumConcurrency": "3"}
+
+
+def test_each_function_may_do_only_its_part_of_the_archive(default_stack: Stack) -> None:
+    """Given the stack, then the request path may read copies under the prefix, find them (ListBucket,
+    so a missing copy is a 404) and send jobs; the worker may also write copies and abort its multipart
+    uploads under the prefix, and consume the queue; neither may do more."""
+    request_path = role_statements(default_stack)
+    assert (actions(request_path["ReadArchivedCopies"]), request_path["ReadArchivedCopies"]["Resource"]) == (
+        ["s3:GetObject"],
+        OBJECTS,
+    )
+    assert (actions(request_path["FindArchivedCopies"]), request_path["FindArchivedCopies"]["Resource"]) == (
+        ["s3:ListBucket"],
+        BUCKET,
+    )
+    assert (actions(request_path["SendArchiveJobs"]), request_path["SendArchiveJobs"]["Resource"]) == (
+        ["sqs:SendMessage"],
+        QUEUE_ARN,
+    )
+    worker = role_statements(default_stack, WORKER)
+    assert set(worker) == {
+        "WriteOwnLogs",
+        "SendTraces",
+        "ReadAggregatorToken",
+        "CopyVideos",
+        "FindArchivedCopies",
+        "ConsumeArchiveJobs",
+    }
+    assert worker["WriteOwnLogs"]["Resource"] == {"Fn::GetAtt": ["ArchiveWorkerLogGroup", "Arn"]}
+    assert worker["ReadAggregatorToken"]["Resource"] == {"Ref": "TokenSecret"}
+    assert actions(worker["CopyVideos"]) == ["s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"]
+    assert worker["CopyVideos"]["Resource"] == OBJECTS
+    assert (actions(worker["FindArchivedCopies"]), worker["FindArchivedCopies"]["Resource"]) == (
+        ["s3:ListBucket"],
+        BUCKET,
+    )
+    assert actions(worker["ConsumeArchiveJobs"]) == [
+        "sqs:DeleteMessage",
+        "sqs:GetQueueAttributes",
+        "sqs:ReceiveMessage",
+    ]
+    assert worker["ConsumeArchiveJobs"]["Resource"] == QUEUE_ARN
+    assert "ManagedPolicyArns" not in default_stack.props(f"{WORKER}Role")
+
+
+def test_an_existing_bucket_is_used_not_created(existing_bucket_stack: Stack) -> None:
+    """Given ArchiveBucketName and ArchivePrefix, then no bucket or bucket policy is created (the
+    deployer's bucket keeps its own), and both functions and both roles name that bucket and prefix."""
+    stack = existing_bucket_stack
+    assert stack.of_type("AWS::S3::Bucket") == {}
+    assert stack.of_type("AWS::S3::BucketPolicy") == {}
+    objects = {"Fn::Sub": ["arn:aws:s3:::${Bucket}/copies/*", {"Bucket": "acme-luma-videos"}]}
+    assert role_statements(stack)["ReadArchivedCopies"]["Resource"] == objects
+    assert role_statements(stack, WORKER)["CopyVideos"]["Resource"] == objects
+    for function in (FUNCTION, WORKER):
+        env = stack.props(function)["Environment"]["Variables"]
+        assert (env["ARCHIVE_BUCKET"], env["ARCHIVE_PREFIX"]) == ("acme-luma-videos", "copies/")
+    assert stack.outputs["ArchiveBucketNameOut"]["Value"] == "acme-luma-videos"
+
+
+def test_archive_off_creates_none_of_it(custom_stack: Stack) -> None:
+    """Given ArchiveEnabled=false, then there is no bucket, queue, worker or dead-letter alarm, the
+    function's archive variables are empty (it behaves as without an archive) and its role has no
+    archive statement."""
+    assert not set(ARCHIVE_RESOURCES) & set(custom_stack.resources)
+    assert not {"ReadArchivedCopies", "FindArchivedCopies", "SendArchiveJobs"} & set(
+        role_statements(custom_stack)
+    )
+    assert not {name for name in custom_stack.outputs if name.startswith("Archive")}
+
+
+def test_archive_parameters_are_checked_at_deploy_time() -> None:
+    """Given the archive's string parameters, then a bucket name and a key prefix are checked as the
+    function checks them, and the archive is on by default."""
+    params = sam_template()["Parameters"]
+    assert params["ArchiveEnabled"]["Default"] == "true"
+    bucket = params["ArchiveBucketName"]["AllowedPattern"]
+    assert re.fullmatch(bucket, "") and re.fullmatch(bucket, "acme-luma-videos")
+    assert not re.fullmatch(bucket, "Acme_Videos")
+    prefix = params["ArchivePrefix"]["AllowedPattern"]
+    assert re.fullmatch(prefix, "luma/") and re.fullmatch(prefix, "")
+    assert not re.fullmatch(prefix, "/luma/") and not re.fullmatch(prefix, "luma videos/")
+    assert params["ArchiveExpiryDays"]["Default"] == 0

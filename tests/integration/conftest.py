@@ -1,25 +1,32 @@
-"""Real loopback parts for the handler: moto's Secrets Manager (server mode) and the aggregator simulator.
+"""Real loopback parts for the handler: moto's server mode (Secrets Manager, S3, SQS) and the simulator.
 
-The function finds both through ordinary configuration (AWS_ENDPOINT_URL_SECRETS_MANAGER and
-UPSTREAM_BASE_URL), set before ``handler`` is imported, exactly as in a deployed Lambda.
+The function finds them through ordinary configuration (AWS_ENDPOINT_URL_SECRETS_MANAGER, _S3, _SQS
+and UPSTREAM_BASE_URL), set before ``handler`` is imported, exactly as in a deployed Lambda. The
+session's function keeps the archive off, as today; ``archive_rig`` wires one with it on.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import socket
+import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import ModuleType
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
+import urllib3
 from aws_lambda_powertools.utilities import parameters
 
 from local.aggregator import Aggregator, FakeTask
 from local.aws import EmbeddedAws, start_embedded_aws
-from luma_download import errors
-from luma_download.model import Deadline
+from local.demo_video import DEMO_MP4
+from local.sqs_poller import PollResult, poll_once
+from tests.conftest import EVENT_TASK_ID
 
 SECRET_ID = "luma/aggregator-token"
 INITIAL_TOKEN = "sk-initial-0123456789abcdef"
@@ -132,17 +139,110 @@ def completed(aggregator: Aggregator, task_id: str, url: str | None = None) -> s
     return url
 
 
-def archived(task_id: str, deadline: Deadline) -> dict[str, Any]:
-    """Stands in for issue 9's archive (not built yet): the document it is specified to return."""
-    if task_id == "explodes":
-        raise RuntimeError("a bug in the archive, with internal text")
-    if task_id == "gone":
-        raise errors.TaskNotFoundError("task not found")
-    return {
-        "task_id": task_id,
-        "url": f"https://archive.example.com/{task_id}.mp4",
-        "expires_at": "2026-11-24T15:03:15Z",
-        "source": "archive",
-        "s3_uri": f"s3://archive/{task_id}.mp4",
-        "size": 58_000,
-    }
+# -- the archive: a bucket and a queue of its own per test, and the function wired to them ------------
+
+
+def completed_with_file(
+    aggregator: Aggregator, task_id: str = EVENT_TASK_ID, data: bytes | None = None, **file: Any
+) -> str:
+    """A completed task whose links point at the simulator's own copy of ``data`` (the demo MP4 by
+    default), as a reseller's storage would serve it; returns the links' path."""
+    sign = aggregator.serve_file(task_id, DEMO_MP4.read_bytes() if data is None else data, **file)
+    aggregator.tasks[task_id] = FakeTask(state="completed", url=sign)
+    return urlsplit(sign()).path
+
+
+@dataclass
+class ArchiveRig:
+    """The function with the archive on (a fresh container), its bucket and queue, and what it called."""
+
+    function: ModuleType
+    aws: EmbeddedAws
+    env: dict[str, str]
+    bucket: str
+    queue_url: str
+    service: Any
+    s3_calls: list[str] = field(default_factory=list)  # operations the function's own S3 client made
+
+    @property
+    def handle(self) -> Any:
+        return self.service.handle
+
+    @property
+    def s3(self) -> Any:
+        return self.aws.client("s3")
+
+    @property
+    def sqs(self) -> Any:
+        return self.aws.client("sqs")
+
+    def build(self, clients: Any = None, **changes: str) -> Any:
+        """Another container of the same function, with some settings changed."""
+        env = {**self.env, **changes}
+        clients = clients or self.function.archive_clients(env)
+        if clients is not None:
+            clients.s3.meta.events.register("before-call.s3.*", self._count)
+        return self.function.build_service(
+            env, pool=self.function.pool, secrets=self.function.secrets, archive=clients
+        )
+
+    def _count(self, model: Any, **_: Any) -> None:
+        self.s3_calls.append(model.name)
+
+    def key(self, task_id: str) -> str:
+        return f"luma/{task_id}.mp4"
+
+    def stored(self, task_id: str) -> bytes | None:
+        """The archived copy's bytes, or ``None`` when there is no object."""
+        try:
+            return bytes(self.s3.get_object(Bucket=self.bucket, Key=self.key(task_id))["Body"].read())
+        except self.s3.exceptions.NoSuchKey:
+            return None
+
+    def open_uploads(self) -> list[Any]:
+        return list(self.s3.list_multipart_uploads(Bucket=self.bucket).get("Uploads", []))
+
+    def send_job(self, body: str) -> str:
+        return str(self.sqs.send_message(QueueUrl=self.queue_url, MessageBody=body)["MessageId"])
+
+    def run_jobs(self, handle: Any = None, *, max_polls: int = 5) -> list[PollResult]:
+        """Play the event source mapping until a receive comes back empty (bounded)."""
+        results = []
+        for _ in range(max_polls):
+            result = poll_once(self.sqs, self.queue_url, handle or self.handle, timeout_seconds=60)
+            if not result.received:
+                break
+            results.append(result)
+        return results
+
+    def queued(self) -> tuple[int, int]:
+        """(visible, in flight) messages on the queue."""
+        attributes = self.sqs.get_queue_attributes(
+            QueueUrl=self.queue_url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return (
+            int(attributes["ApproximateNumberOfMessages"]),
+            int(attributes["ApproximateNumberOfMessagesNotVisible"]),
+        )
+
+
+@pytest.fixture
+def archive_rig(function: ModuleType, function_env: dict[str, str], embedded_aws: EmbeddedAws) -> ArchiveRig:
+    name = uuid.uuid4().hex[:12]
+    bucket = embedded_aws.create_bucket(f"archive-{name}")
+    queue_url = embedded_aws.create_queue(f"jobs-{name}")
+    env = {**function_env, "ARCHIVE_BUCKET": bucket, "ARCHIVE_QUEUE_URL": queue_url}
+    rig = ArchiveRig(function, embedded_aws, env, bucket, queue_url, service=None)
+    rig.service = rig.build()
+    return rig
+
+
+def fetch(url: str) -> tuple[int, bytes]:
+    """GET a link as a client would (a presigned S3 link, a simulator file link): status and body."""
+    response = urllib3.request("GET", url, redirect=False, timeout=10, retries=False)
+    return response.status, response.data
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()

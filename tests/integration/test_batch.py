@@ -14,9 +14,8 @@ from local.aggregator import Aggregator, FakeTask, Reply
 from local.lambda_context import LocalLambdaContext
 from luma_download import errors
 from luma_download.batch import MAX_TASK_IDS, WORKERS
-from luma_download.model import Deadline
 from tests.conftest import LogLines
-from tests.integration.conftest import archived, completed
+from tests.integration.conftest import ArchiveRig, completed, completed_with_file
 
 READY, WAITING, FAILED, UNKNOWN, OTHER = (
     "a-ready-1",
@@ -163,7 +162,7 @@ def test_archive_without_an_archive_configured_is_an_invalid_request(
 ) -> None:
     completed(aggregator, READY)
 
-    with pytest.raises(errors.InvalidRequestError, match="archiving is not configured"):
+    with pytest.raises(errors.ArchiveDisabledError, match="keeps no archive"):
         function.lambda_handler(payload, LocalLambdaContext())
 
     assert aggregator.requests == []
@@ -178,40 +177,28 @@ def test_archive_false_is_a_plain_lookup(function: ModuleType, aggregator: Aggre
     assert single["url"] == batch["results"][0]["url"] == url
 
 
-def test_archive_true_goes_through_the_configured_archive(
-    function: ModuleType, function_env: dict[str, str], aggregator: Aggregator, log_lines: LogLines
+def test_archive_true_goes_through_the_archive(
+    archive_rig: ArchiveRig, aggregator: Aggregator, log_lines: LogLines
 ) -> None:
-    # Given the function wired with an archive (the seam issue 9 plugs into)
-    service = function.build_service(
-        function_env, pool=function.pool, secrets=function.secrets, archive=archived
-    )
+    # Given the function with its archive on, and a task whose video the aggregator serves
+    completed_with_file(aggregator, READY)
 
-    single = service.handle({"task_id": READY, "archive": True}, LocalLambdaContext())
-    batch = service.handle(
-        {"task_ids": [READY, "gone", "explodes", READY], "archive": True}, LocalLambdaContext()
-    )
+    single = archive_rig.handle({"task_id": READY, "archive": True}, LocalLambdaContext())
+    batch = archive_rig.handle({"task_ids": [READY, "gone", READY], "archive": True}, LocalLambdaContext())
 
-    assert single == archived(READY, Deadline(1))
-    ready, gone, exploded, again = batch["results"]
-    assert ready == again == archived(READY, Deadline(1))
-    assert gone["error"] == {
-        "code": "task_not_found",
-        "message": "task not found",
-        "type": "TaskNotFoundError",
-    }
-    # a bug in one id is that id's entry, without its text; the log line has its trace at ERROR
-    assert exploded["error"] == {
-        "code": "internal_error",
-        "message": "internal error",
-        "type": "RuntimeError",
-    }
-    assert (batch["ok"], batch["failed"]) == (2, 2)
+    assert (single["source"], single["s3_uri"]) == (
+        "archive",
+        f"s3://{archive_rig.bucket}/{archive_rig.key(READY)}",
+    )
+    ready, gone, again = batch["results"]
+    assert ready == again
+    assert (ready["s3_uri"], ready["size"]) == (single["s3_uri"], single["size"])
+    assert gone["error"]["type"] == "TaskNotFoundError"
+    assert (batch["ok"], batch["failed"]) == (2, 1)
     single_line, batch_line = [r for r in log_lines.records() if r["message"] == "request done"]
     assert (single_line["task_id"], single_line["source"], single_line["outcome"]) == (
         READY,
         "archive",
         "data",
     )
-    assert batch_line["level"] == "ERROR"
-    assert "RuntimeError: a bug in the archive" in batch_line["exception"]
-    assert aggregator.requests == []  # the archive answered; the aggregator was not asked here
+    assert batch_line["batch"]["errors"] == {"task_not_found": 1}

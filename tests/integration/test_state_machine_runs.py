@@ -17,9 +17,8 @@ import pytest
 
 from local.aggregator import Aggregator, FakeTask, Reply
 from local.lambda_bridge import LambdaBridge
-from luma_download.model import Deadline
 from tests.asl import EXAMPLE_FUNCTION_ARN, count, execute, failures, substitute, template_substitutions
-from tests.integration.conftest import archived, completed
+from tests.integration.conftest import ArchiveRig, completed, completed_with_file
 
 TASK: Final = "sfn-task-1"
 DOWNLOAD: Final = f"/luma/generations/{TASK}/download_video_url"
@@ -143,22 +142,18 @@ def test_a_task_that_succeeds_after_retries_outputs_its_link(
 
 
 def test_with_archiving_on_the_execution_outputs_the_archived_copy(
-    bridge: Callable[..., LambdaBridge],
-    aggregator: Aggregator,
-    function: ModuleType,
-    function_env: dict[str, str],
+    bridge: Callable[..., LambdaBridge], aggregator: Aggregator, archive_rig: ArchiveRig
 ) -> None:
-    # Given the function wired with an archive (the stand-in for issue 9's) and ArchiveEnabled=true
-    completed(aggregator, TASK)
-    service = function.build_service(
-        function_env, pool=function.pool, secrets=function.secrets, archive=archived
-    )
-    lambda_api = bridge(service.handle)
+    # Given the function with its archive on, and ArchiveEnabled=true in the definition
+    completed_with_file(aggregator, TASK)
+    lambda_api = bridge(archive_rig.handle)
 
     outcome = run(lambda_api, {"task_id": TASK}, ArchiveEnabled="true")
 
     assert outcome["status"] == "SUCCEEDED", outcome
-    assert outcome["output"] == archived(TASK, Deadline(1))
+    assert outcome["output"]["source"] == "archive"
+    assert outcome["output"]["s3_uri"] == f"s3://{archive_rig.bucket}/{archive_rig.key(TASK)}"
+    assert archive_rig.stored(TASK) is not None
     assert [event for _, event in lambda_api.invocations] == [
         {"task_id": TASK},
         {"task_id": TASK, "archive": True},
@@ -172,5 +167,5 @@ def test_with_archiving_on_but_no_archive_configured_the_execution_fails_clearly
 
     outcome = run(bridge(), {"task_id": TASK}, ArchiveEnabled="true")
 
-    assert (outcome["status"], outcome["error"]) == ("FAILED", "InvalidRequestError"), outcome
-    assert "archiving is not configured" in outcome["cause"]
+    assert (outcome["status"], outcome["error"]) == ("FAILED", "ArchiveDisabledError"), outcome
+    assert "keeps no archive" in outcome["cause"]

@@ -33,6 +33,7 @@ from tests.conftest import EVENT_TASK_ID, load_event
         ("bad_batch_empty.json", "direct"),
         ("bad_direct_invoke_no_task_id.json", "unknown"),
         ("unsupported_s3_event.json", "unknown"),
+        ("sqs_archive_job.json", "sqs"),
     ],
 )
 def test_each_event_is_recognised(name: str, door: str) -> None:
@@ -88,3 +89,27 @@ def test_direct_invoke_ignores_other_keys_unless_they_make_an_api_gateway_reques
     assert front_door({"task_id": "abc", **extra}) == "direct"
     assert front_door({"task_ids": ["abc"], **extra}) == "direct"
     assert front_door({**load_event("http_api_get.json"), "task_id": "abc"}) == "http_api"
+
+
+def sqs_record(source: str = "aws:sqs", **changes: object) -> dict[str, object]:
+    record: dict[str, object] = {"messageId": "m1", "receiptHandle": "r", "body": '{"task_id": "abc"}'}
+    return {**record, "eventSource": source, **changes}
+
+
+def test_an_sqs_batch_is_the_archive_worker_s_door() -> None:
+    assert front_door({"Records": [sqs_record(), sqs_record()]}) == "sqs"
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"Records": []},
+        {"Records": [sqs_record(), sqs_record("aws:s3")]},
+        {"Records": "aws:sqs"},
+        {"Records": [sqs_record()], "requestContext": {"http": {}}},
+        {"Records": [sqs_record(messageId=None)]},
+        {"Records": [sqs_record(body={"task_id": "abc"})]},
+    ],
+)
+def test_only_a_batch_wholly_from_sqs_is_one(event: object) -> None:
+    assert front_door(event) != "sqs"

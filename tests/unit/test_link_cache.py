@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -115,3 +116,36 @@ def test_cached_getter_asks_once_and_never_remembers_errors() -> None:
     assert (first.link_cache, first.upstream_ms) == ("miss", 12.5)
     assert (second.link_cache, second.upstream_ms) == ("hit", None)  # the aggregator was not asked
     assert calls == ["a", "a", "a"]  # two not-ready answers were not cached; the link was
+
+
+def test_with_the_archive_on_an_aggregator_link_is_kept_only_until_the_recheck() -> None:
+    clock = Clock()
+    cache = LinkCache(max_entries=8, margin_seconds=300, clock=clock, recheck_seconds=60)
+    cache.put(link("a"))
+    cache.put(replace(link("copy"), source="archive"))
+
+    clock.now += 60 - 1
+    assert cache.get("a") is not None
+    clock.now += 1
+    assert cache.get("a") is None  # the archive is asked again
+    assert cache.get("copy") is not None  # a link to a copy lives until its expiry less the margin
+    clock.now += 3300 - 60 - 1
+    assert cache.get("copy") is not None
+    clock.now += 1
+    assert cache.get("copy") is None
+
+
+def test_a_zero_recheck_keeps_no_aggregator_link() -> None:
+    cache = LinkCache(max_entries=8, margin_seconds=300, clock=Clock(), recheck_seconds=0)
+    cache.put(link("a"))
+    assert cache.get("a") is None
+    assert len(cache) == 0
+
+
+def test_a_miss_keeps_what_the_lookup_said_about_the_archive() -> None:
+    def fetch(task_id: str, deadline: Deadline) -> LinkOutcome:
+        return LinkOutcome(link(task_id), upstream_ms=3.0, archive="miss", archive_enqueue="sent")
+
+    outcome = cached(fetch, LinkCache(8, 300))("a", Deadline(5))
+
+    assert (outcome.link_cache, outcome.archive, outcome.archive_enqueue) == ("miss", "miss", "sent")

@@ -1,0 +1,62 @@
+"""The request path with the archive on: the copy when there is one, else the aggregator and a job.
+
+Composed under the link cache (``cached(archive_first(fetch, ...))``): a cached link answers first,
+then the archive, then the aggregator. Neither a failed archive lookup nor a failed enqueue fails
+the request; both are noted on the outcome for the request record and its metrics.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from typing import Any
+
+from luma_download.archive_jobs import enqueue
+from luma_download.archive_store import Archive, find_copy, link_to
+from luma_download.errors import LumaDownloadError
+from luma_download.model import (
+    ArchiveUse,
+    Deadline,
+    DownloadLink,
+    EnqueueResult,
+    LinkGetter,
+    LinkOutcome,
+    elapsed_ms,
+)
+
+
+def archive_first(fetch: LinkGetter, archive: Archive, *, sqs: Any, queue_url: str) -> LinkGetter:
+    """``fetch`` (the aggregator) behind the archive; each aggregator answer puts a job on the queue."""
+
+    def get_link(task_id: str, deadline: Deadline) -> LinkOutcome:
+        started = time.perf_counter()
+        state: ArchiveUse = "miss"
+        notes: list[str] = []
+        link: DownloadLink | None = None
+        try:
+            copy = find_copy(archive, task_id)
+            link = None if copy is None else link_to(archive, copy)
+        except LumaDownloadError as exc:
+            state = "unavailable"
+            notes.append(f"archive lookup failed: {exc.detail or exc.message}")
+        if link is not None:
+            return LinkOutcome(link, archive="hit", archive_ms=elapsed_ms(started))
+        archive_ms = elapsed_ms(started)
+        outcome = fetch(task_id, deadline)
+        sent: EnqueueResult | None = None
+        if queue_url:
+            sending = time.perf_counter()
+            failure = enqueue(sqs, queue_url, task_id)
+            archive_ms += elapsed_ms(sending)
+            sent = "sent" if failure is None else "failed"
+            if failure is not None:
+                notes.append(f"archive job not sent: {failure}")
+        return replace(
+            outcome,
+            archive=state,
+            archive_ms=archive_ms,
+            archive_enqueue=sent,
+            archive_detail="; ".join(notes) or None,
+        )
+
+    return get_link

@@ -1,0 +1,79 @@
+"""``make run``'s archive demo end to end: resolve, the poller archives, rotate, the link keeps playing.
+
+Its own ``python -m local.run`` (the shared demo process must keep its simulator unrotated), with
+ARCHIVE_RECHECK_SECONDS=0 so the next request after the copy asks the archive.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.e2e.conftest import LocalRunProcess, clean_env, request
+
+REPO = Path(__file__).resolve().parents[2]
+DEMO_MP4 = REPO / "local" / "assets" / "demo.mp4"
+ROTATE = re.compile(r"curl -X POST (?P<url>http://127\.0\.0\.1:\d+/simulator/rotate-accounts)")
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture(scope="module")
+def archive_run() -> Iterator[LocalRunProcess]:
+    run = LocalRunProcess(clean_env(ARCHIVE_RECHECK_SECONDS="0"))
+    try:
+        yield run.wait_ready()
+    finally:
+        run.kill()
+
+
+def document(url: str) -> dict[str, str]:
+    answer = request(f"{url}?format=json")
+    assert answer.status == 200, answer
+    return dict(json.loads(answer.body))
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def test_a_permanent_link_survives_the_aggregator_s_rotation(archive_run: LocalRunProcess) -> None:
+    completed = archive_run.task_urls["completed"]
+    rotate = ROTATE.search(archive_run.stdout)
+    assert rotate, archive_run.stdout
+    assert "Archive on: copies go to s3://" in archive_run.stdout
+
+    # The first answer is the aggregator's link (the simulator serves the file itself)
+    first = document(completed)
+    assert (first["source"], urlsplit(first["url"]).path.startswith("/files/")) == ("aggregator", True)
+
+    # The poller hands the job to the function; soon the same URL answers with the copy
+    for _ in range(80):  # at most ~20 s
+        latest = document(completed)
+        if latest["source"] == "archive":
+            break
+        time.sleep(0.25)
+    assert latest["source"] == "archive", archive_run.stderr[-3000:]
+    assert any(
+        '"front_door":"sqs"' in line and '"archive":"copied"' in line for line in archive_run.stderr_lines
+    )
+
+    # The simulator rotates its accounts: the old link is dead, the other tasks are gone
+    assert request(rotate["url"], method="POST").status == 200
+    assert request(first["url"]).status == 403
+    assert request(archive_run.task_urls["processing"]).status == 404
+
+    # The local API still redirects to the same bytes
+    answer = request(completed)
+    assert answer.status == 302
+    location = answer.header("Location") or ""
+    video = request(location)
+    assert (video.status, sha256(video.body)) == (200, sha256(DEMO_MP4.read_bytes()))
+    assert request(location, headers={"Range": "bytes=4-7"}).body == b"ftyp"
