@@ -28,10 +28,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 from botocore.exceptions import NoRegionError
 
-from luma_download.archive_copy import CopyTask, copy_task
-from luma_download.archive_links import archive_first
-from luma_download.archive_store import Archive
-from luma_download.archive_worker import consume
 from luma_download.errors import (
     ArchiveDisabledError,
     ConfigurationError,
@@ -48,7 +44,7 @@ from luma_download.settings import Settings, load_settings
 from luma_download.telemetry import log_json, report
 from luma_download.transport import Timeouts, VideoStream, build_pool_manager, open_video
 from luma_download.upstream import UpstreamClient
-from luma_download.workflow import invoke
+from luma_download.workflow import Archiver, invoke
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "luma-download")
 logger = Logger(service=SERVICE, json_serializer=log_json)
@@ -114,7 +110,7 @@ class Service:
     # One resolver per HTTP front door ("http_api", "rest_api", "function_url"): the routes, for docs.
     resolvers: Mapping[str, ApiGatewayResolver]
     # Archives a task now (direct invoke with "archive": true, SQS jobs); None: archiving is off.
-    archive_now: CopyTask | None = None
+    archive_now: Archiver | None = None
 
 
 def build_service(
@@ -128,7 +124,7 @@ def build_service(
     link_cache: LinkCache | None = None
     tokens: TokenSource | None = None
     get_link: LinkGetter
-    archive_now: CopyTask | None = None
+    archive_now: Archiver | None = None
     try:
         settings = load_settings(environ)
         if secrets is None or (settings.archive_on and archive is None):
@@ -186,7 +182,7 @@ def build_service(
     def handle(event: Any, context: LambdaContext) -> Any:
         record = RequestRecord(front_door=front_door(event))
         if record.front_door == "sqs":
-            return consume(event, context, archive_now or no_archive, report_job)
+            return consume_jobs(event, context, archive_now or no_archive, report_job)
         try:
             return serve(event, context, record)
         except LumaDownloadError as exc:
@@ -210,8 +206,16 @@ def build_service(
 
 def with_archive(
     settings: Settings, clients: ArchiveClients, client: UpstreamClient, pool: urllib3.PoolManager
-) -> tuple[LinkGetter, CopyTask]:
-    """The aggregator behind the archive (for the link cache to wrap), and archiving a task now."""
+) -> tuple[LinkGetter, Archiver]:
+    """The aggregator behind the archive (for the link cache to wrap), and archiving a task now.
+
+    The archive's modules load here, only where the archive is on: a stack without it (and the
+    request path's cold start) does not pay for them.
+    """
+    from luma_download.archive_copy import copy_task  # noqa: PLC0415
+    from luma_download.archive_links import archive_first  # noqa: PLC0415
+    from luma_download.archive_store import Archive  # noqa: PLC0415
+
     archive = Archive(
         clients.s3,
         settings.archive_bucket,
@@ -243,7 +247,16 @@ def with_archive(
     return fetch, archive_now
 
 
-def refusing(failure: ConfigurationError) -> tuple[LinkGetter, CopyTask]:
+def consume_jobs(
+    event: Any, context: LambdaContext, archive_now: Archiver, report_job: Callable[[RequestRecord], None]
+) -> Any:
+    """An SQS batch of archive jobs, through the Powertools batch utility (loaded by workers only)."""
+    from luma_download.archive_worker import consume  # noqa: PLC0415
+
+    return consume(event, context, archive_now, report_job)
+
+
+def refusing(failure: ConfigurationError) -> tuple[LinkGetter, Archiver]:
     """A link getter and an archiver that both raise ``failure``: the service is misconfigured."""
 
     def refuse(task_id: str, deadline: Deadline) -> LinkOutcome:
