@@ -23,6 +23,10 @@ from luma_download.model import (
     LinkOutcome,
     elapsed_ms,
 )
+from luma_download.off_thread import call_within
+
+LOOKUP_SECONDS = 2.0
+ENQUEUE_SECONDS = 1.0
 
 
 def archive_first(fetch: LinkGetter, archive: Archive, *, sqs: Any, queue_url: str) -> LinkGetter:
@@ -34,11 +38,19 @@ def archive_first(fetch: LinkGetter, archive: Archive, *, sqs: Any, queue_url: s
         notes: list[str] = []
         link: DownloadLink | None = None
         try:
-            copy = find_copy(archive, task_id)
+            # A slow S3 may take a third of the time left (at most 2 s): the aggregator gets the rest.
+            copy = call_within(
+                min(deadline.remaining() / 3, LOOKUP_SECONDS),
+                lambda: find_copy(archive, task_id),
+                name="archive lookup",
+            )
             link = None if copy is None else link_to(archive, copy)
         except LumaDownloadError as exc:
             state = "unavailable"
             notes.append(f"archive lookup failed: {exc.detail or exc.message}")
+        except TimeoutError as exc:
+            state = "unavailable"
+            notes.append(f"archive lookup failed: {exc}")
         if link is not None:
             return LinkOutcome(link, archive="hit", archive_ms=elapsed_ms(started))
         archive_ms = elapsed_ms(started)
@@ -46,7 +58,14 @@ def archive_first(fetch: LinkGetter, archive: Archive, *, sqs: Any, queue_url: s
         sent: EnqueueResult | None = None
         if queue_url:
             sending = time.perf_counter()
-            failure = enqueue(sqs, queue_url, task_id)
+            try:
+                failure = call_within(
+                    min(deadline.remaining(), ENQUEUE_SECONDS),
+                    lambda: enqueue(sqs, queue_url, task_id),
+                    name="archive job send",
+                )
+            except TimeoutError as exc:
+                failure = str(exc)
             archive_ms += elapsed_ms(sending)
             sent = "sent" if failure is None else "failed"
             if failure is not None:

@@ -14,10 +14,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import boto3
 import pytest
 
 from local.aggregator import Aggregator, FakeTask, Reply
 from local.demo_video import DEMO_MP4, padded_mp4
+from local.hostile import HANG, HostileServer, Script
 from local.lambda_context import LocalLambdaContext
 from local.sqs_poller import poll_once, sqs_event
 from luma_download.errors import ArchiveDisabledError, UpstreamError
@@ -495,3 +497,39 @@ def test_archive_off_behaves_as_without_an_archive(
     assert answer == {"batchItemFailures": [{"itemIdentifier": "m-1"}]}
     assert log_lines.last("request done")["outcome"] == "archive_disabled"
     assert aggregator.file_requests(TASK) == []
+
+
+def test_a_hanging_s3_costs_the_request_a_slice_of_its_time_not_all_of_it(
+    archive_rig: ArchiveRig, aggregator: Aggregator, event: Callable[..., Any], log_lines: LogLines
+) -> None:
+    # Given S3 that accepts the HeadObject and never answers (the SDK would wait 5 s an attempt)
+    s3 = HostileServer(Script({}, otherwise=HANG)).start()
+    try:
+        completed_with_file(aggregator)
+        hanging = archive_rig.function.ArchiveClients(
+            boto3.client(
+                "s3",
+                region_name="us-east-1",
+                endpoint_url=s3.base_url,
+                aws_access_key_id="testing",
+                aws_secret_access_key="testing",
+                config=archive_rig.function.ARCHIVE_S3_CONFIG,
+            ),
+            archive_rig.function.archive_clients(archive_rig.env).sqs,
+            None,
+        )
+        handle = archive_rig.build(clients=hanging).handle
+        started = time.monotonic()
+        response = handle(event("http_api_get.json"), LocalLambdaContext(timeout_seconds=4))
+        elapsed = time.monotonic() - started
+    finally:
+        s3.abort()
+        s3.stop()
+
+    # Then the aggregator answers in time, and the line says the archive could not be asked
+    assert s3.calls() >= 1  # the lookup was sent
+    assert response["statusCode"] == 302
+    assert elapsed < 2.5  # a third of the 3 s budget for S3 at most, then the aggregator
+    line = log_lines.last("request done")
+    assert (line["source"], line["archive"]) == ("aggregator", "unavailable")
+    assert "did not answer" in line["detail"]
