@@ -22,24 +22,26 @@ _KEY_PREFIX = re.compile(r"(?:[A-Za-z0-9!_.*'()-][A-Za-z0-9!_.*'()/-]{0,255})?",
 
 @dataclass(frozen=True, slots=True)
 class Settings:
+    """What ``load_settings`` read; the defaults and bounds live with the readers (``NumberRule``s)."""
+
     upstream_base_url: str
     token_secret_id: str
-    token_secret_field: str = "token"  # noqa: S105 (a field name, not a secret)
-    token_cache_seconds: int = 300
-    allowed_redirect_hosts: tuple[str, ...] = tuple(DEFAULT_ALLOWED_REDIRECT_HOSTS.split(","))
-    upstream_connect_timeout: float = 2.0
-    upstream_read_timeout: float = 5.0
-    url_cache_margin_seconds: int = 300
-    url_cache_max_entries: int = 1024
+    token_secret_field: str
+    token_cache_seconds: int
+    allowed_redirect_hosts: tuple[str, ...]
+    upstream_connect_timeout: float
+    upstream_read_timeout: float
+    url_cache_margin_seconds: int
+    url_cache_max_entries: int
     # Local runs: the aggregator simulator and the embedded S3 live on loopback.
-    upstream_is_loopback: bool = False
+    upstream_is_loopback: bool
     # Permanent links: an empty bucket turns archiving off.
-    archive_bucket: str = ""
-    archive_prefix: str = DEFAULT_ARCHIVE_PREFIX
-    archive_queue_url: str = ""
-    archive_link_seconds: int = 3600
-    archive_recheck_seconds: int = 60
-    archive_max_bytes: int = 2 * 1024**3
+    archive_bucket: str
+    archive_prefix: str
+    archive_queue_url: str
+    archive_link_seconds: int
+    archive_recheck_seconds: int
+    archive_max_bytes: int
 
     @property
     def archive_on(self) -> bool:
