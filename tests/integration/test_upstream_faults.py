@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
-import threading
 import time
 from collections.abc import Callable
 from types import ModuleType
@@ -13,6 +11,7 @@ from typing import Any
 import pytest
 
 from local.aggregator import Aggregator, Reply
+from local.hostile import Drip, HostileServer, Script
 from local.lambda_context import LocalLambdaContext
 from tests.integration.conftest import closed_port, completed
 
@@ -161,47 +160,6 @@ def test_unreachable_upstream_is_503(variant: Callable[..., Any], event: Callabl
     assert response["headers"]["Retry-After"] == "5"
 
 
-class DrippingServer:
-    """A loopback server that sends ``answer`` one byte every ``interval`` seconds, then closes."""
-
-    def __init__(self, answer: bytes, interval: float = 0.2) -> None:
-        self.answer, self.interval = answer, interval
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self.serve, daemon=True)
-        self.thread.start()
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.listener.getsockname()[1]}"
-
-    def serve(self) -> None:
-        self.listener.settimeout(0.2)
-        while not self.stop.is_set():
-            try:
-                client, _ = self.listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return  # closed by close()
-            threading.Thread(target=self.drip, args=(client,), daemon=True).start()
-
-    def drip(self, client: socket.socket) -> None:
-        with client:
-            client.recv(65536)
-            for byte in self.answer[:200]:  # bounded: at most 200 bytes, 40 s at the slowest
-                if self.stop.wait(self.interval):
-                    return
-                try:
-                    client.sendall(bytes([byte]))
-                except OSError:
-                    return
-
-    def close(self) -> None:
-        self.stop.set()
-        self.listener.close()
-
-
 BODY = b'{"url": "https://x.r2.cloudflarestorage.com/v.mp4"}'
 
 
@@ -215,7 +173,9 @@ BODY = b'{"url": "https://x.r2.cloudflarestorage.com/v.mp4"}'
 def test_a_dripping_aggregator_is_cut_off_at_the_deadline(
     variant: Callable[..., Any], event: Callable[..., Any], answer: bytes
 ) -> None:
-    server = DrippingServer(answer if b"Content-Length" in answer else answer * 10)
+    # One byte every 0.2 s (the headers never end: the block repeats), from the fault suite's server.
+    dripped = answer if b"Content-Length" in answer else answer * 10
+    server = HostileServer(Script({}, otherwise=(Drip(dripped, 0.2),))).start()
     try:
         # Each byte arrives well inside the 1 s read timeout: only the whole exchange can run out.
         handle = variant(UPSTREAM_BASE_URL=server.base_url)
@@ -223,7 +183,8 @@ def test_a_dripping_aggregator_is_cut_off_at_the_deadline(
         response = handle(event("http_api_get.json"), LocalLambdaContext(timeout_seconds=3))
         elapsed = time.monotonic() - started
     finally:
-        server.close()
+        server.abort()
+        server.stop()
 
     assert (response["statusCode"], json.loads(response["body"])["error"]["code"]) == (
         504,
