@@ -119,6 +119,7 @@ class Aggregator:
         self.files: dict[str, ServedFile] = {}
         self.account = 1  # the Luma account in use; file links name the one that signed them
         self.requests: list[SeenRequest] = []
+        self.connections = 0  # TCP connections accepted: keep-alive reuse shows as fewer than requests
         self._scripts: dict[str, deque[Reply]] = defaultdict(deque)
         self._lock = threading.Lock()
         self._host = host
@@ -149,6 +150,7 @@ class Aggregator:
             self.tasks.clear()
             self.files.clear()
             self.requests.clear()
+            self.connections = 0
             self._scripts.clear()
             self.account = 1
 
@@ -264,6 +266,11 @@ def _handler_for(aggregator: Aggregator) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         disable_nagle_algorithm = True  # headers and body go in two writes: no 40 ms delayed-ACK stall
+
+        def setup(self) -> None:  # once per connection; handle() then serves its requests in turn
+            super().setup()
+            with aggregator._lock:
+                aggregator.connections += 1
 
         def do_GET(self) -> None:
             if self.path.startswith(FILES_PREFIX):

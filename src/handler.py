@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import boto3
 import urllib3
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.event_handler import (
     APIGatewayHttpResolver,
     APIGatewayRestResolver,
@@ -41,13 +40,13 @@ from luma_download.model import CopyOutcome, Deadline, LinkGetter, LinkOutcome
 from luma_download.request_record import RequestRecord
 from luma_download.secret_token import TokenSource
 from luma_download.settings import Settings, load_settings
-from luma_download.telemetry import log_json, report
-from luma_download.transport import Timeouts, VideoStream, build_pool_manager, open_video
+from luma_download.telemetry import build_logger, report
+from luma_download.transport import Timeouts, VideoStream, build_host_pool, build_pool_manager, open_video
 from luma_download.upstream import UpstreamClient
 from luma_download.workflow import Archiver, invoke
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "luma-download")
-logger = Logger(service=SERVICE, json_serializer=log_json)
+logger = build_logger(SERVICE)
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "LumaDownload"), service=SERVICE)
 
 # Short SDK timeouts: Secrets Manager answers in milliseconds or not at all. One SDK retry (its
@@ -80,8 +79,7 @@ def secrets_provider() -> SecretsProvider | None:
         return None
 
 
-@dataclass(frozen=True)
-class ArchiveClients:
+class ArchiveClients(NamedTuple):
     """The archive's AWS clients, and the credentials they sign with (to learn their expiry)."""
 
     s3: Any
@@ -101,8 +99,7 @@ def archive_clients(environ: Mapping[str, str]) -> ArchiveClients | None:
         return None
 
 
-@dataclass(frozen=True)
-class Service:
+class Service(NamedTuple):
     handle: Handler
     get_link: LinkGetter
     link_cache: LinkCache | None
@@ -137,7 +134,9 @@ def build_service(
         tokens = TokenSource(
             secrets, settings.token_secret_id, settings.token_secret_field, settings.token_cache_seconds
         )
-        client = UpstreamClient(pool=pool, settings=settings, tokens=tokens)
+        client = UpstreamClient(
+            pool=build_host_pool(settings.upstream_base_url), settings=settings, tokens=tokens
+        )
         fetch: LinkGetter = client.fetch_download_link
         if settings.archive_on and archive is not None:
             fetch, archive_now = with_archive(settings, archive, client, pool)
@@ -285,4 +284,7 @@ pool = build_pool_manager()
 secrets = secrets_provider()
 archive_aws = archive_clients(os.environ)
 service = build_service(os.environ, pool=pool, secrets=secrets, archive=archive_aws)
+if service.tokens is not None:
+    # Read during init, not waited for: the first request finds the token, or joins the read.
+    service.tokens.prefetch()
 lambda_handler = service.handle

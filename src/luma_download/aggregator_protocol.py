@@ -6,8 +6,9 @@ Resellers answer ``download_video_url`` with 400 until a task has completed; the
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
+
+import orjson
 
 from luma_download.errors import (
     LumaDownloadError,
@@ -37,10 +38,10 @@ def task_path(task_id: str) -> str:
 
 
 def parse_document(body: bytes) -> object:
-    """The answer's JSON, or ``None`` when it is not JSON (or too deeply nested to parse)."""
+    """The answer's JSON, or ``None`` when it is not JSON (or nested past orjson's 1024 levels)."""
     try:
-        return json.loads(body)
-    except (ValueError, RecursionError):
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
         return None
 
 

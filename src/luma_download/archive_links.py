@@ -8,7 +8,6 @@ the request; both are noted on the outcome for the request record and its metric
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from typing import Any
 
 from luma_download.archive_jobs import enqueue
@@ -70,8 +69,7 @@ def archive_first(fetch: LinkGetter, archive: Archive, *, sqs: Any, queue_url: s
             sent = "sent" if failure is None else "failed"
             if failure is not None:
                 notes.append(f"archive job not sent: {failure}")
-        return replace(
-            outcome,
+        return outcome._replace(
             archive=state,
             archive_ms=archive_ms,
             archive_enqueue=sent,

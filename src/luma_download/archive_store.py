@@ -16,7 +16,7 @@ from botocore.exceptions import ConnectionError as BotocoreConnectionError
 
 from luma_download.errors import ArchiveUnavailableError, ConfigurationError, LumaDownloadError
 from luma_download.model import DownloadLink, StoredCopy
-from luma_download.url_rules import expiry_of, redact_url
+from luma_download.url_rules import link_facts
 
 PART_BYTES = 8 * 1024 * 1024
 # A stream of unknown length goes up in parts of PART_BYTES, two at a time; at most two are held
@@ -73,7 +73,8 @@ def link_to(archive: Archive, copy: StoredCopy) -> DownloadLink:
             "get_object", Params={"Bucket": copy.bucket, "Key": copy.key}, ExpiresIn=seconds
         )
     )
-    return DownloadLink(copy.task_id, url, expiry_of(url), source="archive", log_url=redact_url(url))
+    expires_at, log_url = link_facts(url)
+    return DownloadLink(copy.task_id, url, expires_at, source="archive", log_url=log_url)
 
 
 def link_seconds(configured: int, credentials: object) -> int:

@@ -20,6 +20,11 @@ from luma_download.model import Deadline
 _current: ContextVar[Deadline | None] = ContextVar("upstream_deadline", default=None)
 
 
+def current_deadline() -> Deadline | None:
+    """The deadline of the exchange under way in this thread (``bounded_by``), if any."""
+    return _current.get()
+
+
 class bounded_by:
     """Every read on a deadline-bound connection in this block ends by ``deadline``.
 
@@ -62,6 +67,11 @@ class _DeadlineSocket:
 
     def __init__(self, sock: Any) -> None:
         self._sock = sock
+        # What urllib3 asks for on every request, bound here rather than looked up by __getattr__.
+        self.settimeout = sock.settimeout
+        self.sendall = sock.sendall
+        self.fileno = sock.fileno
+        self.shutdown = sock.shutdown
 
     def makefile(self, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
         if mode == "rb":

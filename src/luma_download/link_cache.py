@@ -11,9 +11,8 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import replace
 
-from cachetools import TLRUCache
+from cachetools import LRUCache
 
 from luma_download.errors import LumaDownloadError
 from luma_download.model import Deadline, DownloadLink, LinkGetter, LinkOutcome
@@ -31,13 +30,15 @@ class LinkCache:
         self._margin = margin_seconds
         self._clock = clock
         self._recheck = recheck_seconds
-        self._cache: TLRUCache[str, DownloadLink] | None = (
-            TLRUCache(maxsize=max_entries, ttu=self._usable_until, timer=clock) if max_entries > 0 else None
+        # Each entry keeps the instant it stops being served: a lookup is one dict access and a
+        # comparison (a TLRUCache keeps a heap of expiries on top, for evictions the LRU bound does).
+        self._cache: LRUCache[str, tuple[float, DownloadLink]] | None = (
+            LRUCache(maxsize=max_entries) if max_entries > 0 else None
         )
         # cachetools caches are not thread-safe; the local server may call in from several threads.
         self._lock = threading.Lock()
 
-    def _usable_until(self, _task_id: str, link: DownloadLink, now: float) -> float:
+    def _usable_until(self, link: DownloadLink, now: float) -> float:
         assert link.expires_at is not None  # put() keeps only links with an expiry
         until = link.expires_at.timestamp() - self._margin
         if self._recheck is not None and link.source == "aggregator":
@@ -48,19 +49,24 @@ class LinkCache:
         if self._cache is None:
             return None
         with self._lock:
-            try:
-                return self._cache[task_id]  # one lookup (get() asks twice), expired entries are misses
-            except KeyError:
+            entry = self._cache.get(task_id)  # a miss raises nothing (a KeyError costs more than a lookup)
+            if entry is None:
                 return None
+            usable_until, link = entry
+            if usable_until <= self._clock():
+                del self._cache[task_id]
+                return None
+            return link
 
     def put(self, link: DownloadLink) -> None:
         if self._cache is None or link.expires_at is None:
             return
         now = self._clock()
-        if self._usable_until(link.task_id, link, now) <= now:
+        usable_until = self._usable_until(link, now)
+        if usable_until <= now:
             return  # already inside the margin: caching it would serve a link about to die
         with self._lock:
-            self._cache[link.task_id] = link
+            self._cache[link.task_id] = (usable_until, link)
 
     def clear(self) -> None:
         if self._cache is not None:
@@ -84,6 +90,6 @@ def cached(fetch: LinkGetter, cache: LinkCache) -> LinkGetter:
             exc.link_cache = "miss"
             raise
         cache.put(outcome.link)
-        return replace(outcome, link_cache="miss")
+        return outcome._replace(link_cache="miss")
 
     return get_link

@@ -10,7 +10,7 @@ from urllib3.connectionpool import ConnectionPool
 from urllib3.exceptions import InvalidHeader, MaxRetryError, ResponseError
 from urllib3.util import Retry
 
-from luma_download.model import Deadline
+from luma_download.deadline_socket import current_deadline
 
 RETRY_STATUSES = frozenset({500, 502, 503, 504})
 MAX_RETRIES = 2
@@ -19,20 +19,21 @@ MAX_RETRIES = 2
 class DeadlineRetry(Retry):
     """urllib3 ``Retry`` that never starts a wait or an attempt the deadline cannot hold.
 
-    A retry is allowed only while the backoff (or the server's ``Retry-After``) plus one more full
-    attempt (``attempt_seconds``) still fits in ``deadline``; otherwise the last answer is returned as is.
+    The deadline is the exchange's under way (``deadline_socket.bounded_by``), so one policy serves
+    every request. A retry is allowed only while the backoff (or the server's ``Retry-After``) plus
+    one more full attempt (``attempt_seconds``) still fits; otherwise the last answer is returned as is.
     """
 
-    deadline: Deadline | None = None
     attempt_seconds: float = 0.0
 
     def new(self, **kw: Any) -> Self:
         retry = super().new(**kw)
-        retry.deadline, retry.attempt_seconds = self.deadline, self.attempt_seconds
+        retry.attempt_seconds = self.attempt_seconds
         return retry
 
     def _spare(self) -> float:
-        return float("inf") if self.deadline is None else self.deadline.remaining() - self.attempt_seconds
+        deadline = current_deadline()
+        return float("inf") if deadline is None else deadline.remaining() - self.attempt_seconds
 
     def parse_retry_after(self, retry_after: str) -> float:
         # A malformed or negative Retry-After is not waited for: the answer is mapped as it came.
@@ -64,8 +65,11 @@ class DeadlineRetry(Retry):
         return super().increment(method, url, response, error, _pool, _stacktrace)
 
 
-def deadline_retry(deadline: Deadline, attempt_seconds: float) -> DeadlineRetry:
-    """At most two retries of connection errors and 5xx, with jittered backoff, no redirects."""
+def deadline_retry(attempt_seconds: float) -> DeadlineRetry:
+    """At most two retries of connection errors and 5xx, with jittered backoff, no redirects.
+
+    ``attempt_seconds``: what one attempt may take (connect and read timeouts).
+    """
     retries = DeadlineRetry(
         total=MAX_RETRIES,
         redirect=False,
@@ -77,6 +81,5 @@ def deadline_retry(deadline: Deadline, attempt_seconds: float) -> DeadlineRetry:
         raise_on_status=False,
         respect_retry_after_header=True,
     )
-    retries.deadline = deadline
     retries.attempt_seconds = attempt_seconds
     return retries

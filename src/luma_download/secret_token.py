@@ -75,10 +75,28 @@ class TokenSource:
         self._forced_at = -FORCED_READ_INTERVAL_SECONDS
 
     def get(self, deadline: Deadline) -> str:
-        """The token: from the cache while it is fresh, else read before ``deadline``."""
-        if time.monotonic() < self._cached_until:
-            return self._token(self._read(force_fetch=False))
+        """The token: the last read's while it is fresh, else read before ``deadline``.
+
+        A fresh token is answered without asking the provider: its cache may have aged out first,
+        and then it would fetch right here, bounded by the SDK's timeouts instead of ``deadline``.
+        """
+        parsed = self._parsed
+        if parsed is not None and time.monotonic() < self._cached_until:
+            return parsed[1]
         return self._token(self._shared_read(deadline, force_fetch=False))
+
+    def prefetch(self) -> Future[object] | None:
+        """Start reading the secret now, in the background (at init), and return that read.
+
+        The first request then finds the token read, or joins the read still under way for no
+        longer than its own deadline. A failed read is not kept: the next request reads again.
+        ``None``: a token was read already, or a read is under way.
+        """
+        with self._lock:
+            if self._reading is not None or self._parsed is not None:
+                return None
+            self._reading = self._start_read(force_fetch=False)
+            return self._reading
 
     def refresh(self, deadline: Deadline) -> str:
         """Re-read after the aggregator refused the token; a read in the last interval is reused, and
@@ -131,11 +149,14 @@ class TokenSource:
                 self._reading = None
 
     def _read(self, *, force_fetch: bool) -> object:
+        # Fresh until the provider's own cache ages out (it starts counting before we do).
+        fresh_until = time.monotonic() + self._max_age
         try:
             raw = self._provider.get(self._secret_id, max_age=self._max_age, force_fetch=force_fetch)
         except GetParameterError as exc:
             raise _secret_error(exc.__context__) from None
-        self._cached_until = time.monotonic() + self._max_age
+        if self._parsed is None or self._parsed[0] is not raw:
+            self._cached_until = fresh_until  # a value fetched now (a cached one keeps its own age)
         return raw
 
     def _token(self, raw: object) -> str:

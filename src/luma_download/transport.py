@@ -6,10 +6,11 @@ Both: no redirects, sizes capped, every wait bounded by the deadline.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 import urllib3
+from urllib3.connectionpool import HTTPConnectionPool
 from urllib3.exceptions import (
     ConnectTimeoutError,
     HTTPError,
@@ -18,7 +19,7 @@ from urllib3.exceptions import (
     NewConnectionError,
     ReadTimeoutError,
 )
-from urllib3.util import Timeout
+from urllib3.util import Timeout, parse_url
 
 from luma_download.deadline_socket import POOL_CLASSES, bounded_by
 from luma_download.errors import (
@@ -39,31 +40,59 @@ USER_AGENT = "luma-download/0.1 (+aws-lambda)"
 BASE_HEADERS = {"User-Agent": USER_AGENT, "Accept": "application/json"}
 
 
-@dataclass(frozen=True, slots=True)
-class UpstreamResponse:
+class UpstreamResponse(NamedTuple):
     status: int
     body: bytes
     retry_after: str | None
 
 
-@dataclass(frozen=True, slots=True)
 class Timeouts:
-    connect: float
-    read: float
+    """An exchange's socket timeouts, and the retry policy that fits them: built once, shared by
+    every request (urllib3 copies a ``Timeout`` before use and never changes a ``Retry``)."""
+
+    __slots__ = ("_whole", "connect", "read", "retries")
+
+    def __init__(self, connect: float, read: float) -> None:
+        self.connect = connect
+        self.read = read
+        self._whole = Timeout(connect=connect, read=read)
+        self.retries = deadline_retry(connect + read)
+
+    def within(self, remaining: float) -> Timeout:
+        """Each timeout cut to the time ``remaining``."""
+        if remaining >= self.connect and remaining >= self.read:
+            return self._whole
+        return Timeout(connect=min(self.connect, remaining), read=min(self.read, remaining))
 
 
 def build_pool_manager() -> urllib3.PoolManager:
-    """One pool for the container's life: warm invocations reuse the TLS connection."""
+    """One pool for the container's life (videos, from any allowed host): warm invocations reuse
+    the TLS connection."""
     pool = urllib3.PoolManager(num_pools=4, maxsize=8, retries=False, headers=BASE_HEADERS)
     # Its connections end every read at the deadline of the exchange under way (see ``get``).
     pool.pool_classes_by_scheme = POOL_CLASSES
     return pool
 
 
+def build_host_pool(base_url: str) -> HTTPConnectionPool:
+    """The aggregator's own connection pool, for the container's life.
+
+    One host: a request names only its path, so it skips the PoolManager's URL parsing and pool
+    lookup (a sixth of a cache miss's own work), and video hosts can never evict it.
+    """
+    parsed = parse_url(base_url)
+    pool_class = POOL_CLASSES[parsed.scheme or "https"]
+    pool: HTTPConnectionPool = pool_class(
+        parsed.host, parsed.port, maxsize=8, retries=False, headers=BASE_HEADERS
+    )
+    return pool
+
+
 def get(
-    pool: urllib3.PoolManager, url: str, *, token: str, deadline: Deadline, timeouts: Timeouts
+    pool: HTTPConnectionPool, path: str, *, token: str, deadline: Deadline, timeouts: Timeouts
 ) -> UpstreamResponse:
-    """GET ``url`` with the bearer token; transport failures become the error contract's types.
+    """GET ``path`` from ``pool``'s host with the bearer token; transport failures become the error
+    contract's types.
 
     The whole exchange (connect, status line, headers, body, retries) ends by ``deadline``.
     """
@@ -74,9 +103,8 @@ def get(
         headers = {**BASE_HEADERS, "Authorization": f"Bearer {token}"}
         response = start_get(
             pool,
-            url,
+            path,
             headers,
-            deadline=deadline,
             timeouts=timeouts,
             remaining=remaining,
             to_error=transport_error,
@@ -96,25 +124,25 @@ def get(
 
 
 def start_get(
-    pool: urllib3.PoolManager,
+    pool: urllib3.PoolManager | HTTPConnectionPool,
     url: str,
     headers: dict[str, str],
     *,
-    deadline: Deadline,
     timeouts: Timeouts,
     remaining: float,
     to_error: Callable[[Exception | None], LumaDownloadError],
     decode_content: bool = True,
 ) -> urllib3.BaseHTTPResponse:
-    """Send a GET (inside ``bounded_by(deadline)``): no redirects, the body left to read, every
-    timeout and retry fitting ``remaining``; urllib3's failures become ``to_error``'s."""
+    """Send a GET (inside ``bounded_by``: the retries and every read end by its deadline): no
+    redirects, the body left to read, the timeouts cut to ``remaining``; urllib3's failures become
+    ``to_error``'s."""
     try:
-        return pool.request(
+        return pool.urlopen(
             "GET",
             url,
             headers=headers,
-            timeout=Timeout(connect=min(timeouts.connect, remaining), read=min(timeouts.read, remaining)),
-            retries=deadline_retry(deadline, min(timeouts.connect + timeouts.read, remaining)),
+            timeout=timeouts.within(remaining),
+            retries=timeouts.retries,
             redirect=False,
             preload_content=False,
             decode_content=decode_content,
@@ -127,9 +155,13 @@ def start_get(
 
 def read_capped(response: urllib3.BaseHTTPResponse) -> bytes:
     """The body, at most ``MAX_BODY_BYTES`` (decoded: urllib3 bounds decompression by the amount)."""
-    declared = response.headers.get("Content-Length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise UpstreamError("upstream response is too large")
+    headers = response.headers
+    declared = headers.get("Content-Length")
+    if declared is not None and declared.isdigit():
+        if int(declared) > MAX_BODY_BYTES:
+            raise UpstreamError("upstream response is too large")
+        if "Content-Encoding" not in headers:
+            return response.read()  # exactly the declared bytes, as sent: the cap holds already
     body = response.read(MAX_BODY_BYTES + 1)
     if len(body) > MAX_BODY_BYTES:
         raise UpstreamError("upstream response is too large")
@@ -173,7 +205,6 @@ def open_video(
             pool,
             checked,
             VIDEO_HEADERS,
-            deadline=deadline,
             timeouts=timeouts,
             remaining=remaining,
             to_error=video_transport_error,

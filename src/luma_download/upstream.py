@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
+from urllib.parse import urlsplit
 
-import urllib3
+from urllib3.connectionpool import HTTPConnectionPool
 
 from luma_download.aggregator_protocol import (
     download_path,
@@ -20,14 +21,16 @@ from luma_download.safe_text import upstream_message
 from luma_download.secret_token import TokenSource
 from luma_download.settings import Settings
 from luma_download.transport import Timeouts, UpstreamResponse, get
-from luma_download.url_rules import check_video_url, expiry_of, holds_secret, redact_url
+from luma_download.url_rules import check_video_url, holds_secret, link_facts
 
 
 class UpstreamClient:
-    """Holds only what lives as long as the container: the pool, the settings and the token source."""
+    """Holds only what lives as long as the container: the aggregator's connection pool (see
+    ``transport.build_host_pool``), the settings and the token source."""
 
-    def __init__(self, *, pool: urllib3.PoolManager, settings: Settings, tokens: TokenSource) -> None:
+    def __init__(self, *, pool: HTTPConnectionPool, settings: Settings, tokens: TokenSource) -> None:
         self._pool = pool
+        self._base_path = urlsplit(settings.upstream_base_url).path
         self._settings = settings
         self._tokens = tokens
         self._timeouts = Timeouts(settings.upstream_connect_timeout, settings.upstream_read_timeout)
@@ -67,7 +70,8 @@ class UpstreamClient:
         if holds_secret(checked, self._tokens.recent()):
             # It would reach Location, the JSON, the workflow's output and the log.
             raise UpstreamError("upstream video URL is not usable", detail="the link holds our token")
-        return DownloadLink(task_id, checked, expiry_of(checked), log_url=redact_url(checked))
+        expires_at, log_url = link_facts(checked)
+        return DownloadLink(task_id, checked, expires_at, log_url=log_url)
 
     def _authorized_get(self, path: str, deadline: Deadline) -> UpstreamResponse:
         token = self._tokens.get(deadline)
@@ -87,8 +91,9 @@ class UpstreamClient:
         return answer
 
     def _get(self, path: str, token: str, deadline: Deadline) -> UpstreamResponse:
-        url = self._settings.upstream_base_url + path
-        return get(self._pool, url, token=token, deadline=deadline, timeouts=self._timeouts)
+        return get(
+            self._pool, self._base_path + path, token=token, deadline=deadline, timeouts=self._timeouts
+        )
 
     def _refusal(self, answer: UpstreamResponse) -> LumaDownloadError:
         message = upstream_message(parse_document(answer.body), self._tokens.recent())

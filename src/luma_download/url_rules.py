@@ -6,6 +6,7 @@ import ipaddress
 import re
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from luma_download.errors import UpstreamError
@@ -16,9 +17,12 @@ _SHOWN_QUERY_PARAMS = frozenset(
     {"x-amz-algorithm", "x-amz-date", "x-amz-expires", "x-amz-signedheaders", "expires"}
 )
 _MAX_PRESIGN_SECONDS = 7 * 24 * 3600  # SigV4's own ceiling
-_VISIBLE_ASCII = re.compile(r"[\x21-\x7e]*", re.ASCII)
+_MAX_PRESIGN = timedelta(seconds=_MAX_PRESIGN_SECONDS)
+# Visible ASCII except the backslash (some consumers read it as "/").
+_VISIBLE_ASCII = re.compile(r"[\x21-\x5b\x5d-\x7e]*", re.ASCII)
 _IPV4_CHARACTERS = frozenset("0123456789.")  # an IPv6 address always has a ":"
-_AMZ_DATE = re.compile(r"[0-9]{8}T[0-9]{6}Z", re.ASCII)
+# SigV4's basic ISO 8601 stamp, 20240707T160315Z (hours 00-23: no "24:00" for fromisoformat to roll over).
+_AMZ_DATE = re.compile(r"[0-9]{8}T(?:[01][0-9]|2[0-3])[0-9]{4}Z", re.ASCII)
 # A host name is letters, digits, dots and hyphens: nothing a consumer could decode into another host.
 _HOST_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?", re.ASCII)
 
@@ -58,7 +62,7 @@ def check_video_url(url: object, allowed_hosts: Iterable[str], *, allow_loopback
         raise UpstreamError("upstream gave no video URL")
     if len(url) > MAX_URL_LENGTH:
         raise UpstreamError("upstream video URL is too long")
-    if _VISIBLE_ASCII.fullmatch(url) is None or "\\" in url:
+    if _VISIBLE_ASCII.fullmatch(url) is None:
         raise UpstreamError("upstream video URL has control, whitespace or non-ASCII characters")
     try:
         parts = urlsplit(url)
@@ -66,7 +70,7 @@ def check_video_url(url: object, allowed_hosts: Iterable[str], *, allow_loopback
         _ = parts.port  # raises ValueError on a malformed port
     except ValueError:
         raise UpstreamError("upstream video URL is malformed") from None
-    if parts.username is not None or parts.password is not None or "@" in parts.netloc:
+    if "@" in parts.netloc:  # user, password, or both
         raise UpstreamError("upstream video URL carries credentials")
     loopback = is_loopback_host(host)
     if _HOST_NAME.fullmatch(host) is None and not (loopback and allow_loopback):
@@ -82,9 +86,47 @@ def check_video_url(url: object, allowed_hosts: Iterable[str], *, allow_loopback
 
 def holds_secret(url: str, secrets: Iterable[str]) -> bool:
     """Whether ``url`` carries one of ``secrets``, as sent or percent-decoded, in any case."""
-    decoded = unquote(url).lower()
     raw = url.lower()
-    return any(secret and (secret.lower() in raw or secret.lower() in decoded) for secret in secrets)
+    decoded = unquote(url).lower() if "%" in url else raw
+    for secret in secrets:
+        lowered = secret.lower()
+        if lowered and (lowered in raw or lowered in decoded):
+            return True
+    return False
+
+
+class LinkFacts(NamedTuple):
+    """What a link's URL says of itself: when it dies, and how it is written in logs."""
+
+    expires_at: datetime | None
+    log_url: str
+
+
+def link_facts(url: str, now: datetime | None = None) -> LinkFacts:
+    """``expiry_of`` and ``redact_url`` from one pass over the query: every link made needs both."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return LinkFacts(None, _UNPARSEABLE)
+    shown: dict[str, str] = {}  # lower-cased names of the shown parameters: the last value counts
+    fields = []
+    for field in parts.query.split("&"):
+        if field:
+            key, _, value = field.partition("=")
+            name = key.lower()
+            if name in _SHOWN_QUERY_PARAMS:
+                shown[name] = value
+                fields.append(f"{key}={value}")
+            else:
+                fields.append(f"{key}=REDACTED")
+    expires_at = _expiry(shown, now)
+    try:
+        netloc = parts.hostname or ""
+        if parts.port:
+            netloc = f"{netloc}:{parts.port}"
+    except ValueError:
+        return LinkFacts(expires_at, _UNPARSEABLE)
+    return LinkFacts(expires_at, urlunsplit((parts.scheme, netloc, parts.path, "&".join(fields), "")))
 
 
 def expiry_of(url: str, now: datetime | None = None) -> datetime | None:
@@ -93,29 +135,7 @@ def expiry_of(url: str, now: datetime | None = None) -> datetime | None:
     Never later than seven days from ``now``: no presigned URL lives longer (SigV4's ceiling), so a
     link dated 2099 is not cached, or handed on as cacheable, for decades.
     """
-    params = {key.lower(): value for key, value in _query_pairs(urlsplit(url).query)}
-    ceiling = (now or datetime.now(UTC)) + timedelta(seconds=_MAX_PRESIGN_SECONDS)
-    expires_at: datetime | None = None
-    if "x-amz-date" in params and "x-amz-expires" in params:
-        stamp, seconds = params["x-amz-date"], params["x-amz-expires"]
-        if _AMZ_DATE.fullmatch(stamp) and seconds.isdigit() and 0 < int(seconds) <= _MAX_PRESIGN_SECONDS:
-            try:
-                signed_at = datetime(
-                    int(stamp[0:4]),
-                    int(stamp[4:6]),
-                    int(stamp[6:8]),
-                    int(stamp[9:11]),
-                    int(stamp[11:13]),
-                    int(stamp[13:15]),
-                    tzinfo=UTC,
-                )
-            except ValueError:  # digits, but no such date (month 13, ...)
-                return None
-            expires_at = signed_at + timedelta(seconds=int(seconds))
-    elif "expires" in params and params["expires"].isdigit():
-        epoch = int(params["expires"])
-        expires_at = ceiling if epoch >= ceiling.timestamp() else datetime.fromtimestamp(epoch, tz=UTC)
-    return None if expires_at is None else min(expires_at, ceiling)
+    return link_facts(url, now).expires_at
 
 
 def redact_url(url: str) -> str:
@@ -124,25 +144,25 @@ def redact_url(url: str) -> str:
     The query is split as sent (no decoding and re-encoding): a shown value is exactly what the
     URL carried, every other value becomes ``REDACTED``.
     """
-    try:
-        parts = urlsplit(url)
-        query = "&".join(
-            f"{key}={value if key.lower() in _SHOWN_QUERY_PARAMS else 'REDACTED'}"
-            for key, value in _query_pairs(parts.query)
-        )
-        netloc = parts.hostname or ""
-        if parts.port:
-            netloc = f"{netloc}:{parts.port}"
-        return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
-    except ValueError:
-        return "<unparseable URL>"
+    return link_facts(url).log_url
 
 
-def _query_pairs(query: str) -> list[tuple[str, str]]:
-    """``a=1&b=2`` as ``[("a", "1"), ("b", "2")]``, values as sent (not percent-decoded)."""
-    pairs = []
-    for field in query.split("&"):
-        if field:
-            key, _, value = field.partition("=")
-            pairs.append((key, value))
-    return pairs
+_UNPARSEABLE = "<unparseable URL>"
+
+
+def _expiry(params: dict[str, str], now: datetime | None) -> datetime | None:
+    """``expiry_of`` from the (lower-cased) query parameters."""
+    ceiling = (now or datetime.now(UTC)) + _MAX_PRESIGN
+    expires_at: datetime | None = None
+    if "x-amz-date" in params and "x-amz-expires" in params:
+        stamp, seconds = params["x-amz-date"], params["x-amz-expires"]
+        if _AMZ_DATE.fullmatch(stamp) and seconds.isdigit() and 0 < int(seconds) <= _MAX_PRESIGN_SECONDS:
+            try:
+                signed_at = datetime.fromisoformat(stamp)  # UTC, from the "Z"
+            except ValueError:  # digits, but no such date (month 13, ...)
+                return None
+            expires_at = signed_at + timedelta(seconds=int(seconds))
+    elif "expires" in params and params["expires"].isdigit():
+        epoch = int(params["expires"])
+        expires_at = ceiling if epoch >= ceiling.timestamp() else datetime.fromtimestamp(epoch, tz=UTC)
+    return None if expires_at is None else min(expires_at, ceiling)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from dataclasses import dataclass
 
 import pytest
@@ -194,6 +195,26 @@ def test_secret_faults_after_warm_up(rig: Rig, case: SecretCase, token_still_acc
 
     check(outcome, case.status, case.code, len(aggregator.requests), case.aggregator_calls)
     assert len(rig.aws.reads) in case.reads, rig.aws.reads
+
+
+def test_a_hanging_read_when_the_cached_token_ages_out_is_bounded(rig: Rig) -> None:
+    # Given a warm function (token cache 1 s) that used its cached token half-way through that second
+    aggregator = rig.simulator(TOKEN)
+    completed(aggregator, TASK, GOOD_URL)
+    handle = rig.handler(aggregator.base_url, TOKEN_CACHE_SECONDS="1", **NO_LINK_CACHE)
+    assert rig.invoke(handle, budget=3).status == 302
+    time.sleep(0.6)
+    assert rig.invoke(handle, budget=3).status == 302
+    # When the read it cached has aged out, and Secrets Manager now hangs
+    time.sleep(0.6)
+    rig.aws.script(HANG)
+
+    outcome = rig.invoke(handle, budget=SHORT_BUDGET)
+
+    # Then the re-read is waited for only until the deadline (not the SDK's timeouts), and the
+    # aggregator is not asked with a token that is no longer known to be current
+    check(outcome, 504, "upstream_timeout", len(aggregator.requests), 2)
+    assert len(rig.aws.reads) >= 2, rig.aws.reads
 
 
 def test_a_rotated_secret_is_picked_up(rig: Rig) -> None:

@@ -112,8 +112,8 @@ def test_unsafe_video_urls_are_refused(
 def test_an_unexpected_fault_is_a_json_500_without_a_trace(
     variant: Callable[..., Any], event: Callable[..., Any]
 ) -> None:
-    # Given a function wired to something broken (a pool that is not a pool)
-    handle = variant(pool=object())
+    # Given a function wired to something broken (a secrets provider that is not one)
+    handle = variant(secrets=object())
 
     response = handle(event("http_api_get.json"), LocalLambdaContext())
 

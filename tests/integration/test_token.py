@@ -212,3 +212,53 @@ def test_a_link_holding_the_token_is_refused(
     assert INITIAL_TOKEN not in str(raised.value)
     assert log_lines.last("request done")["outcome"] == "bad_upstream"
     assert INITIAL_TOKEN not in log_lines.text
+
+
+def test_a_token_read_at_init_spares_the_first_request_its_read(
+    function: ModuleType,
+    function_env: dict[str, str],
+    aggregator: Aggregator,
+    event: Callable[..., Any],
+    secret_reads: list[str],
+) -> None:
+    # Given a new container that started reading the secret while it initialized (as handler.py does)
+    completed(aggregator, TASK)
+    service = function.build_service(function_env, pool=function.pool, secrets=function.secrets)
+    read = service.tokens.prefetch()
+    assert read is not None
+    read.result(timeout=5)
+    assert secret_reads == [SECRET_ID]  # the read at init happened, and the hook sees it
+
+    response = service.handle(event("http_api_get.json"), LocalLambdaContext())
+
+    # Then its first request used that token without reading the secret again
+    assert response["statusCode"] == 302
+    assert [r.authorization for r in aggregator.requests] == [f"Bearer {INITIAL_TOKEN}"]
+    assert secret_reads == [SECRET_ID]
+    assert service.tokens.prefetch() is None  # nothing more to read in advance
+
+
+def test_a_failed_read_at_init_is_read_again_by_the_first_request(
+    function: ModuleType,
+    function_env: dict[str, str],
+    aggregator: Aggregator,
+    embedded_aws: EmbeddedAws,
+    event: Callable[..., Any],
+    secret_reads: list[str],
+) -> None:
+    # Given a container whose read at init failed: its secret did not exist yet
+    secret_id = "luma/created-after-init"
+    completed(aggregator, TASK)
+    env = {**function_env, "TOKEN_SECRET_ID": secret_id}
+    service = function.build_service(env, pool=function.pool, secrets=function.secrets)
+    read = service.tokens.prefetch()
+    assert read is not None
+    assert read.exception(timeout=5) is not None
+
+    # When the secret exists by the first request
+    embedded_aws.put_token(secret_id, INITIAL_TOKEN)
+    response = service.handle(event("http_api_get.json"), LocalLambdaContext())
+
+    # Then that request read it again and succeeded: the failure was not kept
+    assert response["statusCode"] == 302
+    assert secret_reads == [secret_id, secret_id]

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -122,7 +121,7 @@ def test_with_the_archive_on_an_aggregator_link_is_kept_only_until_the_recheck()
     clock = Clock()
     cache = LinkCache(max_entries=8, margin_seconds=300, clock=clock, recheck_seconds=60)
     cache.put(link("a"))
-    cache.put(replace(link("copy"), source="archive"))
+    cache.put(link("copy")._replace(source="archive"))
 
     clock.now += 60 - 1
     assert cache.get("a") is not None
