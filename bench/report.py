@@ -294,8 +294,7 @@ def render(results: Results) -> tuple[list[str], list[str], bool]:
         f"{results.counts['ours']['invocations']} invocations of a freshly imported function (the first "
         "is its cold one) over a fixed mix of task ids. GetSecretValue calls are the real ones, counted "
         "by a botocore event hook (`before-parameter-build.secrets-manager.GetSecretValue`) on each "
-        "function's own client, ours from its birth (it reads the secret while it initializes); "
-        "upstream GETs are the simulator's request log.",
+        "function's own client; upstream GETs are the simulator's request log.",
         "",
         *_table(
             ["function", "invocations", "distinct ids", "GetSecretValue", "upstream GETs", "302s"], count_rows

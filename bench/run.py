@@ -12,8 +12,7 @@ Method (also written into docs/benchmarks.md):
    one discarded run of each (byte-code and page caches warm, as in a reused Lambda sandbox image).
 4. Peak RSS (``bench.rss``): a fresh process sends 20,000 distinct ids through our handler.
 5. Calls per 400 invocations (here, in process): real GetSecretValue calls counted by a botocore
-   event hook on each function's own client (ours from its birth, init's prefetch included),
-   upstream calls from the simulator's request log.
+   event hook on each function's own client, upstream calls from the simulator's request log.
 6. The archive (``bench.archive``, a child started first): peak RSS while the handler archives a
    300 MB video from the simulator into moto's S3, then archive throughput beside a floor (one
    plain GET and one PutObject of the same file), interleaved.
@@ -34,7 +33,6 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -215,43 +213,34 @@ def count_phase(
     real_stdout = sys.stdout
     sys.stdout = null_sink()
     try:
-        import boto3  # noqa: PLC0415
-
-        secret_reads: dict[str, list[str]] = {"ours": [], "peer": []}
-
-        def counter(name: str) -> Callable[..., None]:
-            def count(**kwargs: Any) -> None:
-                secret_reads[name].append(kwargs["params"]["SecretId"])
-
-            return count
-
-        # Ours reads the secret while it initializes (a prefetch): its client is counted from birth,
-        # through the hook on the session it is made from (a client copies the session's hooks).
-        boto3.setup_default_session()
-        session_events = boto3.DEFAULT_SESSION.events
-        count_ours = counter("ours")
-        session_events.register(GET_SECRET_EVENT, count_ours)
         import handler  # noqa: PLC0415
-
-        session_events.unregister(GET_SECRET_EVENT, count_ours)
         from bench import peer_handler  # noqa: PLC0415
         from bench.warm import Context  # noqa: PLC0415
 
-        peer_handler.secrets.meta.events.register(GET_SECRET_EVENT, counter("peer"))
         make_event = EventFactory()
         order = [ids[i % len(ids)] for i in range(options.invocations)]
         # A fixed shuffle: every id is asked again and again, in no tidy order.
         order = [order[(i * 7919) % len(order)] for i in range(len(order))]
         counts: dict[str, dict[str, int]] = {}
-        for name, function in (("ours", handler.lambda_handler), ("peer", peer_handler.lambda_handler)):
+        for name, function, client in (
+            ("ours", handler.lambda_handler, handler.secrets.client),
+            ("peer", peer_handler.lambda_handler, peer_handler.secrets),
+        ):
+            secret_reads: list[str] = []
+
+            def count(secret_reads: list[str] = secret_reads, **kwargs: Any) -> None:
+                secret_reads.append(kwargs["params"]["SecretId"])
+
+            client.meta.events.register(GET_SECRET_EVENT, count)
             upstream_before = len(aggregator.requests)
             statuses: Counter[int] = Counter()
             for number, task_id in enumerate(order):
                 statuses[function(make_event(task_id), Context(number))["statusCode"]] += 1
+            client.meta.events.unregister(GET_SECRET_EVENT, count)
             counts[name] = {
                 "invocations": len(order),
                 "distinct_ids": len(set(order)),
-                "secrets_manager_calls": len(secret_reads[name]),
+                "secrets_manager_calls": len(secret_reads),
                 "upstream_calls": len(aggregator.requests) - upstream_before,
                 "redirects": statuses[302],
             }

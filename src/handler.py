@@ -284,7 +284,4 @@ pool = build_pool_manager()
 secrets = secrets_provider()
 archive_aws = archive_clients(os.environ)
 service = build_service(os.environ, pool=pool, secrets=secrets, archive=archive_aws)
-if service.tokens is not None:
-    # Read during init, not waited for: the first request finds the token, or joins the read.
-    service.tokens.prefetch()
 lambda_handler = service.handle

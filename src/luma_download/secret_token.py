@@ -85,19 +85,6 @@ class TokenSource:
             return parsed[1]
         return self._token(self._shared_read(deadline, force_fetch=False))
 
-    def prefetch(self) -> Future[object] | None:
-        """Start reading the secret now, in the background (at init), and return that read.
-
-        The first request then finds the token read, or joins the read still under way for no
-        longer than its own deadline. A failed read is not kept: the next request reads again.
-        ``None``: a token was read already, or a read is under way.
-        """
-        with self._lock:
-            if self._reading is not None or self._parsed is not None:
-                return None
-            self._reading = self._start_read(force_fetch=False)
-            return self._reading
-
     def refresh(self, deadline: Deadline) -> str:
         """Re-read after the aggregator refused the token; a read in the last interval is reused, and
         one in flight (another worker's) is waited for rather than answered from the old cache."""
