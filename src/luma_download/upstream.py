@@ -21,7 +21,7 @@ from luma_download.safe_text import upstream_message
 from luma_download.secret_token import TokenSource
 from luma_download.settings import Settings
 from luma_download.transport import Timeouts, UpstreamResponse, get
-from luma_download.url_rules import check_video_url, holds_secret, link_facts
+from luma_download.url_rules import checked_link_facts, holds_secret
 
 
 class UpstreamClient:
@@ -64,13 +64,12 @@ class UpstreamClient:
         return self._link(task_id, url_from_task(parse_document(answer.body), self._tokens.recent()))
 
     def _link(self, task_id: str, url: object) -> DownloadLink:
-        checked = check_video_url(
+        checked, (expires_at, log_url) = checked_link_facts(
             url, self._settings.allowed_redirect_hosts, allow_loopback=self._settings.upstream_is_loopback
         )
         if holds_secret(checked, self._tokens.recent()):
             # It would reach Location, the JSON, the workflow's output and the log.
             raise UpstreamError("upstream video URL is not usable", detail="the link holds our token")
-        expires_at, log_url = link_facts(checked)
         return DownloadLink(task_id, checked, expires_at, log_url=log_url)
 
     def _authorized_get(self, path: str, deadline: Deadline) -> UpstreamResponse:

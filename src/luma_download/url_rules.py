@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
 
 from luma_download.errors import UpstreamError
 
@@ -58,6 +58,20 @@ def check_video_url(url: object, allowed_hosts: Iterable[str], *, allow_loopback
     split a header), https (plain http only to a loopback host), no credentials, and a host on the
     allowlist. Loopback hosts are allowed only when ``allow_loopback`` (the upstream itself is local).
     """
+    return _checked(url, allowed_hosts, allow_loopback)[0]
+
+
+def checked_link_facts(
+    url: object, allowed_hosts: Iterable[str], *, allow_loopback: bool
+) -> tuple[str, LinkFacts]:
+    """``check_video_url``, then ``link_facts`` from the same parse: what every link fetched needs."""
+    checked, parts, host, port = _checked(url, allowed_hosts, allow_loopback)
+    return checked, _facts(parts, host, port, None)
+
+
+def _checked(
+    url: object, allowed_hosts: Iterable[str], allow_loopback: bool
+) -> tuple[str, SplitResult, str, int | None]:
     if not isinstance(url, str) or not url:
         raise UpstreamError("upstream gave no video URL")
     if len(url) > MAX_URL_LENGTH:
@@ -67,7 +81,7 @@ def check_video_url(url: object, allowed_hosts: Iterable[str], *, allow_loopback
     try:
         parts = urlsplit(url)
         host = parts.hostname or ""
-        _ = parts.port  # raises ValueError on a malformed port
+        port = parts.port  # raises ValueError on a malformed port
     except ValueError:
         raise UpstreamError("upstream video URL is malformed") from None
     if "@" in parts.netloc:  # user, password, or both
@@ -76,11 +90,11 @@ def check_video_url(url: object, allowed_hosts: Iterable[str], *, allow_loopback
     if _HOST_NAME.fullmatch(host) is None and not (loopback and allow_loopback):
         raise UpstreamError("upstream video URL has a malformed host")
     if parts.scheme == "http" and loopback and allow_loopback:
-        return url
+        return url, parts, host, port
     if parts.scheme != "https":
         raise UpstreamError("upstream video URL is not https")
     if (loopback and allow_loopback) or host_is_allowed(host, allowed_hosts):
-        return url
+        return url, parts, host, port
     raise UpstreamError("upstream video URL points to a host that is not allowed")
 
 
@@ -108,6 +122,14 @@ def link_facts(url: str, now: datetime | None = None) -> LinkFacts:
         parts = urlsplit(url)
     except ValueError:
         return LinkFacts(None, _UNPARSEABLE)
+    try:
+        host, port = parts.hostname or "", parts.port
+    except ValueError:  # a malformed port: the expiry still counts, the log form cannot be trusted
+        return LinkFacts(_facts(parts, "", None, now).expires_at, _UNPARSEABLE)
+    return _facts(parts, host, port, now)
+
+
+def _facts(parts: SplitResult, host: str, port: int | None, now: datetime | None) -> LinkFacts:
     shown: dict[str, str] = {}  # lower-cased names of the shown parameters: the last value counts
     fields = []
     for field in parts.query.split("&"):
@@ -119,14 +141,9 @@ def link_facts(url: str, now: datetime | None = None) -> LinkFacts:
                 fields.append(f"{key}={value}")
             else:
                 fields.append(f"{key}=REDACTED")
-    expires_at = _expiry(shown, now)
-    try:
-        netloc = parts.hostname or ""
-        if parts.port:
-            netloc = f"{netloc}:{parts.port}"
-    except ValueError:
-        return LinkFacts(expires_at, _UNPARSEABLE)
-    return LinkFacts(expires_at, urlunsplit((parts.scheme, netloc, parts.path, "&".join(fields), "")))
+    netloc = f"{host}:{port}" if port else host
+    log_url = urlunsplit((parts.scheme, netloc, parts.path, "&".join(fields), ""))
+    return LinkFacts(_expiry(shown, now), log_url)
 
 
 def expiry_of(url: str, now: datetime | None = None) -> datetime | None:
