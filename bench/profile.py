@@ -44,10 +44,10 @@ BUCKETS: list[tuple[str, str, str | None, bool]] = [
         "flush_metrics",
         True,
     ),
-    ("token (Powertools SecretsProvider, cached)", "luma_download/secret_token.py", None, True),
+    ("token (cached after one Powertools SecretsProvider read)", "luma_download/secret_token.py", None, True),
     ("URL rules: check, expiry, redaction", "luma_download/url_rules.py", None, True),
-    ("link cache (cachetools TLRU, lock)", "luma_download/link_cache.py", "get", True),
-    ("link cache (cachetools TLRU, lock)", "luma_download/link_cache.py", "put", True),
+    ("link cache (OrderedDict LRU, lock)", "luma_download/link_cache.py", "get", True),
+    ("link cache (OrderedDict LRU, lock)", "luma_download/link_cache.py", "put", True),
     ("Powertools event handler: event wrapper, routing, response", "powertools/event_handler/", None, False),
     ("Powertools event handler: event wrapper, routing, response", "utilities/data_classes/", None, False),
     (

@@ -164,7 +164,7 @@ def _machine() -> dict[str, str]:
         pass
     versions = ", ".join(
         f"{name} {metadata.version(name)}"
-        for name in ("aws-lambda-powertools", "boto3", "urllib3", "cachetools", "moto")
+        for name in ("aws-lambda-powertools", "boto3", "urllib3", "orjson", "moto")
     )
     return {
         "machine": f"{cpu}, {os.cpu_count()} cores{memory}; {platform.platform()}",

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
-
-from cachetools import LRUCache
 
 from luma_download.errors import LumaDownloadError
 from luma_download.model import Deadline, DownloadLink, LinkGetter, LinkOutcome
@@ -30,12 +29,12 @@ class LinkCache:
         self._margin = margin_seconds
         self._clock = clock
         self._recheck = recheck_seconds
-        # Each entry keeps the instant it stops being served: a lookup is one dict access and a
-        # comparison (a TLRUCache keeps a heap of expiries on top, for evictions the LRU bound does).
-        self._cache: LRUCache[str, tuple[float, DownloadLink]] | None = (
-            LRUCache(maxsize=max_entries) if max_entries > 0 else None
-        )
-        # cachetools caches are not thread-safe; the local server may call in from several threads.
+        self._max_entries = max_entries
+        # Least recently used first; each entry keeps the instant it stops being served. The standard
+        # library's LRU recipe: every step is one C call (cachetools' LRUCache takes about ten Python
+        # calls to insert past its bound, which every cache miss of a full cache does).
+        self._links: OrderedDict[str, tuple[float, DownloadLink]] = OrderedDict()
+        # The local server and a batch's workers may call in from several threads at once.
         self._lock = threading.Lock()
 
     def _usable_until(self, link: DownloadLink, now: float) -> float:
@@ -46,35 +45,36 @@ class LinkCache:
         return until
 
     def get(self, task_id: str) -> DownloadLink | None:
-        if self._cache is None:
-            return None
         with self._lock:
-            entry = self._cache.get(task_id)  # a miss raises nothing (a KeyError costs more than a lookup)
+            entry = self._links.get(task_id)
             if entry is None:
                 return None
             usable_until, link = entry
             if usable_until <= self._clock():
-                del self._cache[task_id]
+                del self._links[task_id]
                 return None
+            self._links.move_to_end(task_id)
             return link
 
     def put(self, link: DownloadLink) -> None:
-        if self._cache is None or link.expires_at is None:
+        if self._max_entries <= 0 or link.expires_at is None:
             return
         now = self._clock()
         usable_until = self._usable_until(link, now)
         if usable_until <= now:
             return  # already inside the margin: caching it would serve a link about to die
         with self._lock:
-            self._cache[link.task_id] = (usable_until, link)
+            self._links[link.task_id] = (usable_until, link)
+            self._links.move_to_end(link.task_id)
+            if len(self._links) > self._max_entries:
+                self._links.popitem(last=False)
 
     def clear(self) -> None:
-        if self._cache is not None:
-            with self._lock:
-                self._cache.clear()
+        with self._lock:
+            self._links.clear()
 
     def __len__(self) -> int:
-        return 0 if self._cache is None else len(self._cache)
+        return len(self._links)
 
 
 def cached(fetch: LinkGetter, cache: LinkCache) -> LinkGetter:
