@@ -7,7 +7,7 @@ The handler hands each request's ``RequestRecord`` to the resolver as routing co
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+import time
 from typing import TypeVar
 
 from aws_lambda_powertools.event_handler import Response, content_types
@@ -47,7 +47,7 @@ def build_resolver(resolver_cls: type[R], get_link: LinkGetter, *, cache_margin_
         found = get_link(task_id, Deadline.from_context(app.lambda_context))
         link = found.link
         headers = {
-            "Cache-Control": cache_control(link, datetime.now(UTC), cache_margin_seconds),
+            "Cache-Control": cache_control(link, time.time(), cache_margin_seconds),
             "Vary": VARY,
         }
         event = app.current_event.raw_event
@@ -112,11 +112,12 @@ def error_response(
     )
 
 
-def cache_control(link: DownloadLink, now: datetime, margin_seconds: int) -> str:
-    """Let the client reuse the redirect until shortly before the presigned URL dies."""
+def cache_control(link: DownloadLink, now: float, margin_seconds: int) -> str:
+    """Let the client reuse the redirect until shortly before the presigned URL dies (``now``: epoch
+    seconds, as ``time.time()`` gives them)."""
     if link.expires_at is None:
         return "no-store"
-    max_age = int((link.expires_at - now).total_seconds()) - margin_seconds
+    max_age = int(link.expires_at.timestamp() - now) - margin_seconds
     return f"private, max-age={max(max_age, 0)}"
 
 

@@ -155,12 +155,11 @@ def start_get(
 
 def read_capped(response: urllib3.BaseHTTPResponse) -> bytes:
     """The body, at most ``MAX_BODY_BYTES`` (decoded: urllib3 bounds decompression by the amount)."""
-    headers = response.headers
-    declared = headers.get("Content-Length")
-    if declared is not None and declared.isdigit():
-        if int(declared) > MAX_BODY_BYTES:
+    declared = response.length_remaining  # urllib3's reading of Content-Length; None: absent, chunked
+    if declared is not None:
+        if declared > MAX_BODY_BYTES:
             raise UpstreamError("upstream response is too large")
-        if "Content-Encoding" not in headers:
+        if "Content-Encoding" not in response.headers:
             return response.read()  # exactly the declared bytes, as sent: the cap holds already
     body = response.read(MAX_BODY_BYTES + 1)
     if len(body) > MAX_BODY_BYTES:

@@ -21,11 +21,14 @@ NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 )
 def test_cache_control_counts_down_to_five_minutes_before_expiry(expires_in: timedelta, header: str) -> None:
     link = DownloadLink("t", "https://x.lumalabs.ai/v.mp4", NOW + expires_in)
-    assert cache_control(link, NOW, 300) == header
+    assert cache_control(link, NOW.timestamp(), 300) == header
 
 
 def test_unknown_expiry_is_no_store() -> None:
-    assert cache_control(DownloadLink("t", "https://x.lumalabs.ai/v.mp4", None), NOW, 300) == "no-store"
+    assert (
+        cache_control(DownloadLink("t", "https://x.lumalabs.ai/v.mp4", None), NOW.timestamp(), 300)
+        == "no-store"
+    )
 
 
 @pytest.mark.parametrize(
