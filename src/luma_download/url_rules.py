@@ -86,6 +86,8 @@ def _checked(
         raise UpstreamError("upstream video URL is malformed") from None
     if "@" in parts.netloc:  # user, password, or both
         raise UpstreamError("upstream video URL carries credentials")
+    if parts.scheme == "https" and _HOST_NAME.fullmatch(host) and host_is_allowed(host, allowed_hosts):
+        return url, parts, host, port  # the usual answer, decided before the loopback rules
     loopback = is_loopback_host(host)
     if _HOST_NAME.fullmatch(host) is None and not (loopback and allow_loopback):
         raise UpstreamError("upstream video URL has a malformed host")
