@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
-from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
+from urllib.parse import SplitResult, unquote, unquote_to_bytes, urlsplit, urlunsplit
 
 from luma_download.errors import UpstreamError
 
@@ -18,13 +18,19 @@ _SHOWN_QUERY_PARAMS = frozenset(
 )
 _MAX_PRESIGN_SECONDS = 7 * 24 * 3600  # SigV4's own ceiling
 _MAX_PRESIGN = timedelta(seconds=_MAX_PRESIGN_SECONDS)
-# Visible ASCII except the backslash (some consumers read it as "/").
-_VISIBLE_ASCII = re.compile(r"[\x21-\x5b\x5d-\x7e]*", re.ASCII)
 _IPV4_CHARACTERS = frozenset("0123456789.")  # an IPv6 address always has a ":"
 # SigV4's basic ISO 8601 stamp, 20240707T160315Z (hours 00-23: no "24:00" for fromisoformat to roll over).
 _AMZ_DATE = re.compile(r"[0-9]{8}T(?:[01][0-9]|2[0-3])[0-9]{4}Z", re.ASCII)
 # A host name is letters, digits, dots and hyphens: nothing a consumer could decode into another host.
 _HOST_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?", re.ASCII)
+
+
+def is_visible_ascii(text: str) -> bool:
+    """Only the characters 0x21 to 0x7e, except the backslash (some consumers read it as "/").
+
+    Printable ASCII is 0x20 to 0x7e: without the space, that is the visible characters.
+    """
+    return text.isascii() and text.isprintable() and " " not in text and "\\" not in text
 
 
 def is_loopback_host(host: str) -> bool:
@@ -76,7 +82,7 @@ def _checked(
         raise UpstreamError("upstream gave no video URL")
     if len(url) > MAX_URL_LENGTH:
         raise UpstreamError("upstream video URL is too long")
-    if _VISIBLE_ASCII.fullmatch(url) is None:
+    if not is_visible_ascii(url):
         raise UpstreamError("upstream video URL has control, whitespace or non-ASCII characters")
     try:
         parts = urlsplit(url)
@@ -103,7 +109,12 @@ def _checked(
 def holds_secret(url: str, secrets: Iterable[str]) -> bool:
     """Whether ``url`` carries one of ``secrets``, as sent or percent-decoded, in any case."""
     raw = url.lower()
-    decoded = unquote(url).lower() if "%" in url else raw
+    if "%" not in url:
+        decoded = raw
+    elif url.isascii():  # what unquote does for ASCII text, without first splitting it into ASCII runs
+        decoded = unquote_to_bytes(url).decode("utf-8", "replace").lower()
+    else:
+        decoded = unquote(url).lower()
     for secret in secrets:
         lowered = secret.lower()
         if lowered and (lowered in raw or lowered in decoded):
@@ -142,7 +153,7 @@ def _facts(parts: SplitResult, host: str, port: int | None, now: datetime | None
                 shown[name] = value
                 fields.append(f"{key}={value}")
             else:
-                fields.append(f"{key}=REDACTED")
+                fields.append(key + "=REDACTED")
     netloc = f"{host}:{port}" if port else host
     log_url = urlunsplit((parts.scheme, netloc, parts.path, "&".join(fields), ""))
     return LinkFacts(_expiry(shown, now), log_url)
