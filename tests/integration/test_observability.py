@@ -42,6 +42,9 @@ def test_one_summary_line_per_request(
     assert line["correlation_id"] == "e1c7a3b2-9d8f-4e6a-b5c4-3d2e1f0a9b8c"
     assert line["video_url"].startswith("https://dc53a917a6f427706a8ca3ecc7d70ea4.r2.cloudflarestorage.com/")
     assert "X-Amz-Signature=REDACTED" in line["video_url"]
+    # Powertools' standard keys are there; its location is not (it would always name telemetry.py)
+    assert {"level", "timestamp", "service", "cold_start", "function_request_id"} <= line.keys()
+    assert "location" not in line
 
 
 def test_the_event_itself_is_never_logged(
