@@ -92,16 +92,16 @@ def _checked(
         raise UpstreamError("upstream video URL is malformed") from None
     if "@" in parts.netloc:  # user, password, or both
         raise UpstreamError("upstream video URL carries credentials")
-    if parts.scheme == "https" and _HOST_NAME.fullmatch(host) and host_is_allowed(host, allowed_hosts):
+    named = _HOST_NAME.fullmatch(host) is not None
+    if parts.scheme == "https" and named and host_is_allowed(host, allowed_hosts):
         return url, parts, host, port  # the usual answer, decided before the loopback rules
-    loopback = is_loopback_host(host)
-    if _HOST_NAME.fullmatch(host) is None and not (loopback and allow_loopback):
+    # Past here the host is not an allowed name: only a local upstream's loopback host may pass.
+    local = allow_loopback and is_loopback_host(host)
+    if not named and not local:
         raise UpstreamError("upstream video URL has a malformed host")
-    if parts.scheme == "http" and loopback and allow_loopback:
-        return url, parts, host, port
-    if parts.scheme != "https":
+    if parts.scheme not in ("https", "http") or (parts.scheme == "http" and not local):
         raise UpstreamError("upstream video URL is not https")
-    if (loopback and allow_loopback) or host_is_allowed(host, allowed_hosts):
+    if local:
         return url, parts, host, port
     raise UpstreamError("upstream video URL points to a host that is not allowed")
 
