@@ -137,12 +137,17 @@ def build_service(
         tokens = TokenSource(
             secrets, settings.token_secret_id, settings.token_secret_field, settings.token_cache_seconds
         )
+        # The aggregator's calls and the archive's video downloads: the same bounds, built once.
+        timeouts = Timeouts(settings.upstream_connect_timeout, settings.upstream_read_timeout)
         client = UpstreamClient(
-            pool=build_host_pool(settings.upstream_base_url), settings=settings, tokens=tokens
+            pool=build_host_pool(settings.upstream_base_url),
+            timeouts=timeouts,
+            settings=settings,
+            tokens=tokens,
         )
         fetch: LinkGetter = client.fetch_download_link
         if settings.archive_on and archive is not None:
-            fetch, archive_now = with_archive(settings, archive, client, pool)
+            fetch, archive_now = with_archive(settings, archive, client, pool, timeouts)
         link_cache = LinkCache(
             settings.url_cache_max_entries,
             settings.url_cache_margin_seconds,
@@ -207,7 +212,11 @@ def build_service(
 
 
 def with_archive(
-    settings: Settings, clients: ArchiveClients, client: UpstreamClient, pool: urllib3.PoolManager
+    settings: Settings,
+    clients: ArchiveClients,
+    client: UpstreamClient,
+    pool: urllib3.PoolManager,
+    timeouts: Timeouts,
 ) -> tuple[LinkGetter, Archiver]:
     """The aggregator behind the archive (for the link cache to wrap), and archiving a task now.
 
@@ -225,7 +234,6 @@ def with_archive(
         settings.archive_link_seconds,
         clients.credentials,
     )
-    timeouts = Timeouts(settings.upstream_connect_timeout, settings.upstream_read_timeout)
 
     def download(url: str, deadline: Deadline) -> VideoStream:
         return open_video(

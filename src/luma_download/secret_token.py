@@ -136,7 +136,7 @@ class TokenSource:
                 self._reading = None
 
     def _read(self, *, force_fetch: bool) -> object:
-        # Fresh until the provider's own cache ages out (it starts counting before we do).
+        # Counted from before the call: ends no later than the provider's own cache of what it fetches.
         fresh_until = time.monotonic() + self._max_age
         try:
             raw = self._provider.get(self._secret_id, max_age=self._max_age, force_fetch=force_fetch)

@@ -26,14 +26,16 @@ from luma_download.url_rules import checked_link_facts, holds_secret
 
 class UpstreamClient:
     """Holds only what lives as long as the container: the aggregator's connection pool (see
-    ``transport.build_host_pool``), the settings and the token source."""
+    ``transport.build_host_pool``), the timeouts, the settings and the token source."""
 
-    def __init__(self, *, pool: HTTPConnectionPool, settings: Settings, tokens: TokenSource) -> None:
+    def __init__(
+        self, *, pool: HTTPConnectionPool, timeouts: Timeouts, settings: Settings, tokens: TokenSource
+    ) -> None:
         self._pool = pool
+        self._timeouts = timeouts
         self._base_path = urlsplit(settings.upstream_base_url).path
         self._settings = settings
         self._tokens = tokens
-        self._timeouts = Timeouts(settings.upstream_connect_timeout, settings.upstream_read_timeout)
 
     def fetch_download_link(self, task_id: str, deadline: Deadline) -> LinkOutcome:
         """``task_id`` must already be validated (``task_id.validate_task_id``).
