@@ -118,9 +118,10 @@ def get(
             response.close()
             raise
         response.release_conn()
-        return UpstreamResponse(
-            status=response.status, body=body, retry_after=response.headers.get("Retry-After")
-        )
+        # Only a refusal's Retry-After is ever read (and urllib3 raises, then catches, a KeyError to
+        # find a header absent).
+        retry_after = None if response.status == 200 else response.headers.get("Retry-After")
+        return UpstreamResponse(status=response.status, body=body, retry_after=retry_after)
 
 
 def start_get(

@@ -3,15 +3,19 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from luma_download.errors import UpstreamError
 from luma_download.settings import DEFAULT_ALLOWED_REDIRECT_HOSTS
 from luma_download.url_rules import (
     check_video_url,
+    checked_link_facts,
     expiry_of,
     holds_secret,
     host_is_allowed,
     is_loopback_host,
+    link_facts,
     redact_url,
 )
 
@@ -193,3 +197,66 @@ def test_hosts_are_letters_digits_dots_and_hyphens(host: str) -> None:
 def test_a_link_holding_a_token_we_sent_is_recognised(url: str) -> None:
     assert holds_secret(url, ("other", "sk-live-123456789"))
     assert not holds_secret(R2 + "?X-Amz-Signature=abc", ("sk-live-123456789",))
+
+
+@pytest.mark.parametrize(
+    ("path", "token"),
+    [
+        ("/%53K-LIVE-123456789/v.mp4", "sk-live-123456789"),  # an escaped capital
+        ("/%E2%84%AAey-9/v.mp4", "key-9"),  # a Kelvin sign, which lowers to "k"
+        ("/a%2Fb%2Bc/v.mp4", "a/b+c"),  # a token with reserved characters, escaped as a URL would
+    ],
+)
+def test_a_token_spelled_with_escapes_is_recognised(path: str, token: str) -> None:
+    # Beside a presigned URL's own escapes (%2F), which cannot spell it.
+    url = f"https://dc53a917.r2.cloudflarestorage.com{path}?X-Amz-Credential=AKIA%2F20261125%2Fauto"
+
+    assert holds_secret(url, (token,))
+    assert not holds_secret(url.replace(path, "/v.mp4"), (token,))
+
+
+# What a link of the usual shape can hold (visible ASCII, and no backslash, "#" or "?" in the path),
+# and a few things it can hold that urlsplit reads in its own way, placed where they count.
+_PATH = st.from_regex(r"/[!-\"$->@-\[\]-~]{0,40}", fullmatch=True)
+_QUERY = st.from_regex(r"[!-\"$-\[\]-~]{0,40}", fullmatch=True)
+_TRICKY = st.sampled_from(["", "//", "/../", "@", ":", "%2F", "?", "??", "=", "&", "%", "[", "]", ";"])
+
+
+@settings(max_examples=400, deadline=None, database=None)
+@given(
+    host=st.from_regex(r"[a-z0-9](?:[a-z0-9.-]{0,20}[a-z0-9])?", fullmatch=True),
+    path=st.none() | st.tuples(_PATH, _TRICKY, _PATH).map("".join),
+    query=st.none() | st.tuples(_QUERY, _TRICKY, _QUERY).map("".join),
+)
+@example(host="a.b", path="//evil.com/x", query="u=https://x@y.com/?a")
+@example(host="a.b", path=None, query="X-Amz-Date=20261125T115000Z&X-Amz-Expires=3600&Sig=x")
+@example(host="a.b", path="/v.mp4", query="?@:[]")
+def test_a_usual_link_gets_the_answers_urlsplit_gives(host: str, path: str | None, query: str | None) -> None:
+    url = f"https://{host}{path or ''}" + (f"?{query}" if query is not None else "")
+    allowed = (host,)
+
+    checked, facts = checked_link_facts(url, allowed, allow_loopback=False)
+    # link_facts always splits with urlsplit: the same log form and expiry, from the same parts.
+    by_urlsplit = link_facts(url)
+    assert checked == url
+    assert facts.log_url == by_urlsplit.log_url
+    assert (facts.expires_at is None) == (by_urlsplit.expires_at is None)
+    if facts.expires_at is not None and by_urlsplit.expires_at is not None:
+        # Both are capped at seven days from their own "now", taken microseconds apart.
+        assert abs(facts.expires_at - by_urlsplit.expires_at) < timedelta(seconds=1)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://A.r2.cloudflarestorage.com/v.mp4?X-Amz-Signature=s",  # upper case: urlsplit lowers it
+        "https://a.r2.cloudflarestorage.com:443/v.mp4?X-Amz-Signature=s",  # a port
+        "https://a.r2.cloudflarestorage.com/v.mp4?X-Amz-Signature=s#frag",  # a fragment
+    ],
+)
+def test_a_link_of_another_shape_is_still_checked_and_redacted(url: str) -> None:
+    checked, facts = checked_link_facts(url, ALLOWED, allow_loopback=False)
+
+    assert checked == url
+    assert facts.log_url.startswith("https://a.r2.cloudflarestorage.com")
+    assert facts.log_url.endswith("/v.mp4?X-Amz-Signature=REDACTED")
