@@ -149,7 +149,7 @@ def holds_secret(url: str, secrets: Iterable[str]) -> bool:
 
 
 def percent_decoded(url: str) -> str:
-    """``unquote(url)``."""
+    """What ``unquote`` gives (UTF-8, bad bytes replaced)."""
     if url.isascii():  # what unquote does for ASCII text, without first splitting it into ASCII runs
         return unquote_to_bytes(url).decode("utf-8", "replace")
     return unquote(url)
