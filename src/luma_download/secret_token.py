@@ -23,6 +23,7 @@ from botocore.exceptions import ConnectionError as BotocoreConnectionError
 
 from luma_download.errors import ConfigurationError, UpstreamTimeoutError, UpstreamUnavailableError
 from luma_download.model import Deadline
+from luma_download.off_thread import start
 
 # A bearer token is visible ASCII without spaces; anything else would corrupt the header.
 _TOKEN_PATTERN = re.compile(r"[\x21-\x7e]{1,4096}", re.ASCII)
@@ -107,28 +108,17 @@ class TokenSource:
         with self._lock:
             future = self._reading
             if future is None:
-                future = self._reading = self._start_read(force_fetch)
+                # Forgotten before it settles: a caller from then on finds the fresh cache, or reads anew.
+                future = self._reading = start(
+                    lambda: self._read(force_fetch=force_fetch),
+                    name="secret-read",
+                    before_settling=self._forget,
+                )
         try:
             return future.result(timeout=remaining)
         except FutureTimeoutError:
             self._forget(future)
             raise UpstreamTimeoutError("Secrets Manager did not answer in time") from None
-
-    def _start_read(self, force_fetch: bool) -> Future[object]:
-        future: Future[object] = Future()
-
-        def run() -> None:
-            try:
-                value = self._read(force_fetch=force_fetch)
-            except BaseException as exc:  # handed to the waiting requests as is
-                self._forget(future)
-                future.set_exception(exc)
-            else:
-                self._forget(future)  # a caller from now on finds the fresh cache instead
-                future.set_result(value)
-
-        threading.Thread(target=run, name="secret-read", daemon=True).start()
-        return future
 
     def _forget(self, future: Future[object]) -> None:
         with self._lock:
