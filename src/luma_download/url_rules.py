@@ -142,13 +142,13 @@ def holds_secret(url: str, secrets: Iterable[str]) -> bool:
             not _UNRESERVED.issuperset(lowered) or _UNRESERVED_OR_NON_ASCII_ESCAPE.search(url)
         ):
             if decoded is None:
-                decoded = percent_decoded(url).lower()
+                decoded = _percent_decoded(url).lower()
             if lowered in decoded:
                 return True
     return False
 
 
-def percent_decoded(url: str) -> str:
+def _percent_decoded(url: str) -> str:
     """What ``unquote`` gives (UTF-8, bad bytes replaced)."""
     if url.isascii():  # what unquote does for ASCII text, without first splitting it into ASCII runs
         return unquote_to_bytes(url).decode("utf-8", "replace")
