@@ -36,14 +36,14 @@ from luma_download.errors import (
 from luma_download.event_shapes import front_door
 from luma_download.http_api import build_resolver
 from luma_download.link_cache import LinkCache, cached
-from luma_download.model import CopyOutcome, Deadline, LinkGetter, LinkOutcome
+from luma_download.model import Archiver, CopyOutcome, Deadline, LinkGetter, LinkOutcome
 from luma_download.request_record import RequestRecord
 from luma_download.secret_token import TokenSource
 from luma_download.settings import Settings, load_settings
 from luma_download.telemetry import build_logger, report
 from luma_download.transport import Timeouts, VideoStream, build_host_pool, build_pool_manager, open_video
 from luma_download.upstream import UpstreamClient
-from luma_download.workflow import Archiver, invoke
+from luma_download.workflow import invoke
 
 if TYPE_CHECKING:  # a type only: its module costs 0.4 ms of every cold start
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -279,7 +279,7 @@ def refusing(failure: ConfigurationError) -> tuple[LinkGetter, Archiver]:
 
 
 def no_archive(task_id: str, deadline: Deadline) -> CopyOutcome:
-    raise ArchiveDisabledError("this deployment keeps no archive (ARCHIVE_BUCKET is empty)")
+    raise ArchiveDisabledError()
 
 
 def resolve(resolver: ApiGatewayResolver, event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:

@@ -15,7 +15,6 @@ from luma_download.transport import VideoStream
 
 # Opens the video at a URL the aggregator gave, under the URL rules and the size cap.
 Download = Callable[[str, Deadline], VideoStream]
-CopyTask = Callable[[str, Deadline], CopyOutcome]
 
 
 def copy_task(

@@ -11,7 +11,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from luma_download.errors import InvalidRequestError
+from luma_download.errors import InvalidRequestError, aws_error_code
 from luma_download.task_id import validate_task_id
 
 
@@ -35,7 +35,7 @@ def enqueue(sqs: Any, queue_url: str, task_id: str) -> str | None:
     try:
         sqs.send_message(QueueUrl=queue_url, MessageBody=job_body(task_id))
     except ClientError as exc:
-        return f"SQS error {exc.response.get('Error', {}).get('Code', 'unknown')}"
+        return f"SQS error {aws_error_code(exc, 'unknown')}"
     except BotoCoreError as exc:
         return f"SQS {type(exc).__name__}"
     return None

@@ -14,7 +14,12 @@ from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.exceptions import ConnectionError as BotocoreConnectionError
 
-from luma_download.errors import ArchiveUnavailableError, ConfigurationError, LumaDownloadError
+from luma_download.errors import (
+    ArchiveUnavailableError,
+    ConfigurationError,
+    LumaDownloadError,
+    aws_error_code,
+)
 from luma_download.model import DownloadLink, StoredCopy
 from luma_download.url_rules import link_facts
 
@@ -57,7 +62,7 @@ def find_copy(archive: Archive, task_id: str) -> StoredCopy | None:
     try:
         head = archive.s3.head_object(Bucket=archive.bucket, Key=key)
     except ClientError as exc:
-        if _error_code(exc) in _MISSING:
+        if aws_error_code(exc, "") in _MISSING:
             return None
         raise storage_error(exc) from None
     except BotoCoreError as exc:
@@ -131,13 +136,9 @@ def store(archive: Archive, task_id: str, body: Readable, *, source_host: str) -
 def storage_error(exc: BotoCoreError | ClientError) -> LumaDownloadError:
     """A refusal that a retry will not fix is a misconfiguration; anything else may pass."""
     if isinstance(exc, ClientError):
-        code = _error_code(exc)
+        code = aws_error_code(exc, "")
         if code in _CONFIGURATION:
             return ConfigurationError(f"the archive bucket refused this function ({code})")
         return ArchiveUnavailableError("the archive is unavailable", retry_after=5, detail=f"S3 error {code}")
     reason = "unreachable" if isinstance(exc, BotocoreConnectionError) else type(exc).__name__
     return ArchiveUnavailableError("the archive is unavailable", retry_after=5, detail=f"S3 {reason}")
-
-
-def _error_code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))

@@ -14,10 +14,9 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from luma_download.archive_copy import CopyTask
 from luma_download.archive_jobs import task_id_from_job
 from luma_download.errors import LumaDownloadError
-from luma_download.model import Deadline
+from luma_download.model import Archiver, Deadline
 from luma_download.request_record import RequestRecord
 
 # Time kept back from the invocation: a cut upload must still be aborted before Lambda stops us.
@@ -25,7 +24,7 @@ RESERVE_SECONDS = 5.0
 
 
 def consume(
-    event: dict[str, Any], context: Any, copy: CopyTask, report: Callable[[RequestRecord], None]
+    event: dict[str, Any], context: Any, copy: Archiver, report: Callable[[RequestRecord], None]
 ) -> Any:
     """Run each job of an SQS event; the answer lists the messages that failed."""
     deadline = Deadline.from_context(context, reserve=RESERVE_SECONDS)

@@ -8,7 +8,10 @@ hold the token or a signed URL.
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
+
+if TYPE_CHECKING:
+    from botocore.exceptions import ClientError
 
 
 class LumaDownloadError(Exception):
@@ -107,6 +110,9 @@ class ArchiveDisabledError(InvalidRequestError):
 
     code = "archive_disabled"
 
+    def __init__(self) -> None:
+        super().__init__("this deployment keeps no archive (ARCHIVE_BUCKET is empty)")
+
 
 class ArchiveDownloadError(LumaDownloadError):
     """The video could not be fetched in full from the link the aggregator gave; a retry may work."""
@@ -141,3 +147,8 @@ class ConfigurationError(LumaDownloadError):
 
     def __init__(self, detail: str) -> None:
         super().__init__(self.PUBLIC_MESSAGE, detail=detail)
+
+
+def aws_error_code(error: ClientError, default: str) -> str:
+    """The code an AWS service answered with (``NoSuchKey``, ``ThrottlingException``, ...), or ``default``."""
+    return str(error.response.get("Error", {}).get("Code", default))

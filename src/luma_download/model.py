@@ -97,3 +97,5 @@ def elapsed_ms(started: float) -> float:
 
 # Finds a validated task's link before ``Deadline``: says what it did, or raises a ``LumaDownloadError``.
 LinkGetter = Callable[[str, Deadline], LinkOutcome]
+# Archives a validated task before ``Deadline`` (or finds its copy): ``archive_copy.copy_task`` does it.
+Archiver = Callable[[str, Deadline], CopyOutcome]

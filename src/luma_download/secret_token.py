@@ -21,7 +21,12 @@ from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterEr
 from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotocoreConnectionError
 
-from luma_download.errors import ConfigurationError, UpstreamTimeoutError, UpstreamUnavailableError
+from luma_download.errors import (
+    ConfigurationError,
+    UpstreamTimeoutError,
+    UpstreamUnavailableError,
+    aws_error_code,
+)
 from luma_download.model import Deadline
 from luma_download.off_thread import start
 
@@ -158,7 +163,7 @@ def _secret_error(cause: BaseException | None) -> Exception:
             "Secrets Manager is unreachable", retry_after=5, detail=f"GetSecretValue: {type(cause).__name__}"
         )
     if isinstance(cause, ClientError):
-        error_code = str(cause.response.get("Error", {}).get("Code", "ClientError"))
+        error_code = aws_error_code(cause, "ClientError")
     else:
         error_code = type(cause).__name__
     if error_code in TRANSIENT_ERROR_CODES:

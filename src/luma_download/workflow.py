@@ -10,17 +10,14 @@ is; with ``"archive": true`` the task is archived now (or its copy found) and th
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from luma_download.batch import Entry, resolve_batch, task_ids_from_event
 from luma_download.errors import ArchiveDisabledError, InvalidRequestError
-from luma_download.model import CopyOutcome, Deadline, DownloadLink, LinkGetter
+from luma_download.model import Archiver, CopyOutcome, Deadline, DownloadLink, LinkGetter
 from luma_download.request_record import RequestRecord
 from luma_download.task_id import validate_task_id
-
-# Archives a validated task now (or finds its copy) before the deadline: ``archive_copy`` does it.
-Archiver = Callable[[str, Deadline], CopyOutcome]
 
 
 def is_direct_invoke(event: object) -> bool:
@@ -82,7 +79,7 @@ def archiver_for(event: Mapping[str, Any], archive: Archiver | None) -> Archiver
     if not isinstance(wanted, bool):
         raise InvalidRequestError('"archive" must be true or false')
     if wanted and archive is None:
-        raise ArchiveDisabledError("this deployment keeps no archive (ARCHIVE_BUCKET is empty)")
+        raise ArchiveDisabledError()
     return archive if wanted else None
 
 
