@@ -46,7 +46,9 @@ from bench.common import (
     null_sink,
     presigned_r2_url,
 )
-from bench.report import Results, write_outputs
+from bench.figures import Results
+from bench.plot import plot
+from bench.table import render
 
 if TYPE_CHECKING:
     from local.aggregator import Aggregator
@@ -247,6 +249,19 @@ def count_phase(
         return counts
     finally:
         sys.stdout = real_stdout
+
+
+def write_outputs(results: Results, markdown: Path, plot_path: Path) -> bool:
+    summary, page, passed = render(results)
+    print()
+    print("\n".join(summary))
+    print()
+    markdown.parent.mkdir(parents=True, exist_ok=True)
+    markdown.write_text("\n".join(page))
+    plot(results, plot_path)
+    print(f"bench: wrote {markdown} and {plot_path} in {results.elapsed_seconds:.0f} s")
+    print("bench: every target met" if passed else "bench: some targets are not met (see the table)")
+    return passed
 
 
 def main(argv: list[str]) -> int:

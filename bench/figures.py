@@ -1,0 +1,141 @@
+"""The figures of a run: what was measured, the statistics over it, and the targets they meet.
+
+``bench.table`` writes them as tables (the terminal and docs/benchmarks.md), ``bench.plot`` as
+docs/benchmarks.png.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from bench.common import median, percentile
+
+CONTENDERS = {
+    "floor": "floor: raw pooled urllib3 GET",
+    "framework": "framework floor: Powertools route, log line, EMF, constant 302",
+    "peer": "hand-written peer",
+    "miss": "ours, cache miss",
+    "hit": "ours, cache hit",
+}
+HIT_TARGET = 1.15  # hit p50 / framework floor p50
+MISS_TARGET = 1.15  # miss p50 / (raw GET p50 + framework floor p50)
+COLD_TARGET = 1.05
+ARCHIVE_RSS_TARGET_MB = 150  # the worker must fit a 256 MB function with room to spare
+
+
+@dataclass
+class Results:
+    warm: dict[str, Any]
+    cold: dict[str, list[dict[str, Any]]]
+    rss: dict[str, Any]
+    archive: dict[str, Any]
+    counts: dict[str, dict[str, int]]
+    profile: dict[str, Any]
+    options: dict[str, Any]
+    elapsed_seconds: float
+    when: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+@dataclass(frozen=True)
+class Target:
+    figure: str
+    value: float
+    shown: str
+    limit: float
+    limit_shown: str
+
+    @property
+    def passed(self) -> bool:
+        return self.value <= self.limit
+
+
+def warm_stats(results: Results) -> dict[str, dict[str, float]]:
+    stats = {}
+    for name in CONTENDERS:
+        values = sorted(ns / 1000 for ns in results.warm["samples_ns"][name])
+        stats[name] = {"p50": median(values), "p99": percentile(values, 0.99), "n": len(values)}
+    return stats
+
+
+def cold_stats(results: Results) -> dict[str, dict[str, float]]:
+    return {
+        kind: {
+            "cold_ms": median([run["cold_s"] * 1000 for run in runs]),
+            "import_ms": median([run["import_s"] * 1000 for run in runs]),
+            "first_call_ms": median([run["first_call_s"] * 1000 for run in runs]),
+            "min_ms": min(run["cold_s"] * 1000 for run in runs),
+            "max_ms": max(run["cold_s"] * 1000 for run in runs),
+            "runs": len(runs),
+        }
+        for kind, runs in results.cold.items()
+    }
+
+
+def archive_stats(results: Results) -> dict[str, float]:
+    """Median seconds and MB/s (10^6 bytes) of our archive copies and of the floor's."""
+    archive = results.archive
+    ours, floor = median(archive["ours_seconds"]), median(archive["floor_seconds"])
+    return {
+        "ours_s": ours,
+        "floor_s": floor,
+        "ours_mbps": archive["size"] / ours / 1e6,
+        "floor_mbps": archive["size"] / floor / 1e6,
+        "big_mbps": archive["big_bytes"] / archive["big_seconds"] / 1e6,
+    }
+
+
+def targets(results: Results) -> list[Target]:
+    warm = warm_stats(results)
+    cold = cold_stats(results)
+    floor, framework, peer = warm["floor"]["p50"], warm["framework"]["p50"], warm["peer"]["p50"]
+    ours_counts = results.counts["ours"]
+    cold_ratio = cold["ours"]["cold_ms"] / cold["floor"]["cold_ms"]
+    hit_ratio = warm["hit"]["p50"] / framework
+    miss_ratio = warm["miss"]["p50"] / (floor + framework)
+    return [
+        Target("cache hit p50 / framework floor p50", hit_ratio, f"{hit_ratio:.2f}", HIT_TARGET, "≤ 1.15"),
+        Target(
+            "cache miss p50 / (raw GET p50 + framework floor p50)",
+            miss_ratio,
+            f"{miss_ratio:.2f}",
+            MISS_TARGET,
+            "≤ 1.15",
+        ),
+        Target(
+            "our miss p50 / hand-written peer p50",
+            warm["miss"]["p50"] / peer,
+            f"{warm['miss']['p50'] / peer:.2f}",
+            0.5,
+            "≤ 0.5",
+        ),
+        Target(
+            f"Secrets Manager calls over {ours_counts['invocations']} invocations",
+            ours_counts["secrets_manager_calls"],
+            str(ours_counts["secrets_manager_calls"]),
+            1,
+            "≤ 1",
+        ),
+        Target(
+            "cold start / cold floor (medians; the card's packages, no X-Ray)",
+            cold_ratio,
+            f"{cold_ratio:.2f}",
+            COLD_TARGET,
+            "≤ 1.05",
+        ),
+        Target(
+            f"peak RSS after {results.rss['ids_sent']:,} distinct ids",
+            results.rss["peak_rss_mb"],
+            f"{results.rss['peak_rss_mb']:.1f} MB",
+            90,
+            "≤ 90 MB",
+        ),
+        Target(
+            f"peak RSS while archiving a {results.archive['big_bytes'] / 2**20:.0f} MiB video",
+            results.archive["peak_rss_mb"],
+            f"{results.archive['peak_rss_mb']:.1f} MB",
+            ARCHIVE_RSS_TARGET_MB,
+            f"< {ARCHIVE_RSS_TARGET_MB} MB",
+        ),
+    ]
