@@ -2,8 +2,11 @@
 is neither Docker nor Python 3.13.
 
 The first run also creates .venv-sam (aws-sam-cli from PyPI): 25-30 s on this machine, with or
-without a pip cache; a later build takes 3-5 s. The unzipped artifact measured 5.8 MB on 2026-11-24
-(aws_lambda_powertools 4.4 MB of it); botocore alone would add about 30 MB, hence the 12 MB bound.
+without a pip cache; a later build takes 3-5 s. The unzipped artifact measured 5.0 MB of source and
+8.3 MB with its bytecode; botocore alone would add about 30 MB, hence the 12 MB bound.
+
+The artifact carries bytecode compiled by CPython 3.13 (these machines have one under pyenv; a
+build without one warns and ships source only, which the last test checks).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -23,18 +27,34 @@ SRC = ROOT / "src"
 ARTIFACT = ROOT / ".aws-sam" / "build" / "LumaVideoFunction"
 SIZE_LIMIT_BYTES = 12 * 1024 * 1024
 ELF_MACHINE_AARCH64 = 0xB7
+# importlib.util.MAGIC_NUMBER of CPython 3.13 (3.13.0 gives it; it is fixed for a minor version).
+PYTHON_313_MAGIC = b"\xf3\r\r\n"
+# The .pyc flags word (PEP 552): bit 0 hash-based, bit 1 check the source. Unchecked hash: 0b01.
+PYC_UNCHECKED_HASH = 0b01
+
+
+def make_build(**variables: str) -> subprocess.CompletedProcess[str]:
+    """`make build` (sam build through src/Makefile), with extra environment variables."""
+    env = {k: v for k, v in os.environ.items() if k not in {"MAKEFLAGS", "MAKELEVEL", "MFLAGS"}}
+    started = time.monotonic()
+    result = subprocess.run(
+        ["make", "build"],
+        cwd=ROOT,
+        env={**env, **variables},
+        capture_output=True,
+        text=True,
+        timeout=840,
+        check=False,
+    )
+    print(f"make build took {time.monotonic() - started:.1f} s")
+    assert result.returncode == 0, f"{result.stdout[-5000:]}\n{result.stderr[-5000:]}"
+    return result
 
 
 @pytest.fixture(scope="module")
 def artifact() -> Path:
     """Given a checkout (with or without .venv-sam), when `make build` runs, then it succeeds."""
-    env = {k: v for k, v in os.environ.items() if k not in {"MAKEFLAGS", "MAKELEVEL", "MFLAGS"}}
-    started = time.monotonic()
-    result = subprocess.run(
-        ["make", "build"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=840, check=False
-    )
-    print(f"make build took {time.monotonic() - started:.1f} s")
-    assert result.returncode == 0, f"{result.stdout[-5000:]}\n{result.stderr[-5000:]}"
+    make_build()
     return ARTIFACT
 
 
@@ -43,17 +63,31 @@ def _files(root: Path) -> list[Path]:
 
 
 def test_artifact_has_the_code_and_nothing_else_from_src(artifact: Path) -> None:
-    """Then the artifact holds handler.py and every luma_download/*.py module, and none of src/'s
-    build files or bytecode caches."""
+    """Then the artifact holds handler.py and every luma_download/*.py module, their bytecode and
+    nothing else: none of src/'s build files."""
     assert (artifact / "handler.py").is_file()
     modules = sorted(p.relative_to(SRC) for p in (SRC / "luma_download").rglob("*.py"))
     assert modules, "src/luma_download has no modules"
     shipped = sorted(p.relative_to(artifact) for p in (artifact / "luma_download").rglob("*") if p.is_file())
-    assert shipped == modules
+    assert [p for p in shipped if p.suffix != ".pyc"] == modules
     assert not (artifact / "Makefile").exists()
     assert not (artifact / "requirements.txt").exists()
-    assert [p for p in artifact.rglob("__pycache__")] == []
-    assert [p for p in _files(artifact) if p.suffix == ".pyc"] == []
+
+
+def test_every_module_ships_bytecode_for_cpython313_unchecked(artifact: Path) -> None:
+    """Then every .py in the artifact, ours and the dependencies', has its __pycache__/X.cpython-313.pyc,
+    compiled by CPython 3.13 (its magic number) as an unchecked hash-based .pyc (Lambda's /var/task is
+    read-only: nothing is compiled or compared with its source at a cold start), and there is no
+    other bytecode (another version's, an optimized level's, or a stray cache from src/)."""
+    sources = [p for p in _files(artifact) if p.suffix == ".py"]
+    expected = {p.parent / "__pycache__" / f"{p.stem}.cpython-313.pyc" for p in sources}
+    compiled = {p for p in _files(artifact) if p.suffix == ".pyc"}
+    assert {p.relative_to(artifact) for p in compiled} == {p.relative_to(artifact) for p in expected}
+    assert len(compiled) > 100, "the dependencies' bytecode is missing"
+    for pyc in compiled:
+        header = pyc.read_bytes()[:8]
+        assert header[:4] == PYTHON_313_MAGIC, (pyc, header[:4])
+        assert int.from_bytes(header[4:8], "little") == PYC_UNCHECKED_HASH, pyc
 
 
 def test_artifact_has_the_pinned_runtime_dependencies(artifact: Path) -> None:
@@ -126,3 +160,19 @@ def test_the_archive_worker_ships_the_same_code(artifact: Path) -> None:
         return {p.relative_to(root): p.read_bytes() for p in _files(root)}
 
     assert contents(worker) == contents(artifact)
+
+
+def test_a_build_without_cpython313_warns_and_ships_source_only() -> None:
+    """Given no CPython 3.13 (LAMBDA_BYTECODE_PYTHON names a missing one), when `make build` runs
+    into a build directory of its own, then it succeeds, says so, and ships no bytecode."""
+    with tempfile.TemporaryDirectory(prefix="build-no-313-") as scratch:
+        result = make_build(
+            LAMBDA_BYTECODE_PYTHON=str(Path(scratch) / "missing" / "python3.13"),
+            SAM_BUILD_ARGS=f"--build-dir {scratch}/build",
+        )
+        built = Path(scratch) / "build" / "LumaVideoFunction"
+        assert (built / "handler.py").is_file()
+        assert [p for p in _files(built) if p.suffix == ".pyc"] == []
+    output = result.stdout + result.stderr
+    assert "WARNING: no CPython 3.13 found" in output, output[-3000:]
+    assert "without bytecode" in output
