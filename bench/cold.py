@@ -1,16 +1,19 @@
-"""One cold start, measured from inside a fresh process: ``python bench/cold.py ours|floor EVENT.json``.
+"""One cold start, measured inside a fresh process: ``python bench/cold.py ours|floor EVENT.json OUT``.
 
 The clock starts on the first line, before any import, so the figure is the container's init (the
-imports and the module-scope clients) plus the first invocation. It prints one JSON line:
+imports and the module-scope clients) plus the first invocation. It writes one JSON line to OUT:
 ``{"import_s", "first_call_s", "cold_s", "status"}``: init (first line to handler ready), first call,
-and their sum. Started by ``bench.run`` with the function's
-environment; the interpreter's own start-up comes before the first line and is the same for both.
+and their sum. Started by ``bench.run`` with the function's environment (which decides where
+``handler`` is imported from: src/, or the layout ``make build`` ships); the interpreter's own
+start-up comes before the first line and is the same for all. Both kinds do the same things around
+the function: read the event file, write to the process's stdout (a pipe the parent drains) through
+the runtime's unbuffered wrapper, and nothing else.
 
 - ``ours``: ``import handler`` (which builds the pool, the Secrets Manager client, the service),
   then ``handler.lambda_handler(event)``: a cache miss that reads the secret and asks the simulator.
-- ``floor``: what the design card's packages cost: import boto3, urllib3 and the Powertools pieces
-  used per request (Logger, Metrics, the HTTP resolver; no X-Ray), build the Secrets Manager client
-  and a pool, then read the secret once and make one pooled GET.
+- ``floor``: the cold floor the target was set against: import boto3, urllib3 and Logger, Metrics
+  and the HTTP resolver (no X-Ray), build the Secrets Manager client and a pool, then read the
+  secret once and make one pooled GET.
 """
 
 import time
@@ -72,24 +75,20 @@ def main() -> int:
     import json  # noqa: PLC0415
     import sys  # noqa: PLC0415
 
-    kind, event_path = sys.argv[1], sys.argv[2]
-    real_stdout = sys.stdout
-    from io import StringIO  # noqa: PLC0415
+    from bench.unbuffered import Unbuffered  # noqa: PLC0415
 
-    sys.stdout = StringIO()  # the function's log line and EMF blob: kept apart from our one line
+    kind, event_path, out_path = sys.argv[1], sys.argv[2], sys.argv[3]
+    sys.stdout = Unbuffered(sys.stdout)
     imported, called, status = (ours if kind == "ours" else floor)(event_path)
-    sys.stdout = real_stdout
-    print(
-        json.dumps(
-            {
-                "kind": kind,
-                "import_s": imported - T0,
-                "first_call_s": called - imported,
-                "cold_s": called - T0,
-                "status": status,
-            }
-        )
-    )
+    result = {
+        "kind": kind,
+        "import_s": imported - T0,
+        "first_call_s": called - imported,
+        "cold_s": called - T0,
+        "status": status,
+    }
+    with open(out_path, "w") as out:  # noqa: PTH123
+        json.dump(result, out)
     return 0
 
 

@@ -1,13 +1,16 @@
-"""What the parent and its children share: names, events, the Lambda-like environment, a null sink."""
+"""What the parent and its children share: names, events, the Lambda-like environment and stdout."""
 
 from __future__ import annotations
 
 import json
 import math
 import os
+import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
+
+from bench.unbuffered import Unbuffered
 
 REPO = Path(__file__).resolve().parent.parent
 SRC = REPO / "src"
@@ -31,15 +34,41 @@ def presigned_r2_url(task_id: str) -> str:
     )
 
 
+EVENT_REQUEST_ID = "Cf3nPjRNoAMEV4g="
+EVENT_TRACE_ROOT = "Root=1-6745f1a2-3c4e5f60718293a4b5c6d7e8"
+
+
 class EventFactory:
-    """``events/http_api_get.json`` retargeted at any task id (path, raw path, path parameters)."""
+    """``events/http_api_get.json`` retargeted at any task id (path, raw path, path parameters).
+
+    ``raw`` gives the bytes the runtime receives for one invocation: its own API Gateway request id
+    and trace header; ``__call__`` parses them into a new dict, as the runtime does every time.
+    """
 
     def __init__(self, name: str = "http_api_get.json") -> None:
         self._text = (EVENTS_DIR / name).read_text()
 
-    def __call__(self, task_id: str) -> dict[str, Any]:
-        event: dict[str, Any] = json.loads(self._text.replace(EVENT_TASK_ID, task_id))
+    def raw(self, task_id: str, number: int = 0) -> bytes:
+        return (
+            self._text.replace(EVENT_TASK_ID, task_id)
+            .replace(EVENT_REQUEST_ID, f"bench{number:011d}=")
+            .replace(EVENT_TRACE_ROOT, trace_root(number))
+            .encode()
+        )
+
+    def __call__(self, task_id: str, number: int = 0) -> dict[str, Any]:
+        event: dict[str, Any] = json.loads(self.raw(task_id, number))
         return event
+
+
+def trace_root(number: int) -> str:
+    return f"Root=1-6745f1a2-{number:024x}"
+
+
+def begin_invocation(number: int) -> None:
+    """What the runtime sets before each invocation of a function with active tracing (the
+    template's default): the trace header, which the Powertools Logger puts on every line."""
+    os.environ["_X_AMZN_TRACE_ID"] = f"{trace_root(number)};Parent={number:016x};Sampled=1"
 
 
 def lambda_runtime_environment() -> dict[str, str]:
@@ -57,6 +86,22 @@ def lambda_runtime_environment() -> dict[str, str]:
         "POWERTOOLS_METRICS_NAMESPACE": "LumaDownload",
         "POWERTOOLS_LOG_LEVEL": "INFO",
     }
+
+
+class RuntimeStdout:
+    """A function's stdout as in Lambda: a pipe that another process (there the log agent, here
+    ``cat`` into /dev/null) drains, written through ``Unbuffered``. Close it to stop the drainer."""
+
+    def __init__(self) -> None:
+        read_end, write_end = os.pipe()
+        self.drainer = subprocess.Popen(["cat"], stdin=read_end, stdout=subprocess.DEVNULL)
+        os.close(read_end)
+        self.stream: TextIO = os.fdopen(write_end, "w", encoding="utf-8")
+        self.stdout = cast(TextIO, Unbuffered(self.stream))
+
+    def close(self) -> None:
+        self.stream.close()
+        self.drainer.wait(timeout=30)
 
 
 def null_sink() -> TextIO:

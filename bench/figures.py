@@ -19,6 +19,15 @@ CONTENDERS = {
     "miss": "ours, cache miss",
     "hit": "ours, cache hit",
 }
+# Warm runs: the template's default level, and the one an operator turns logging down to.
+LOG_LEVELS = ("INFO", "WARNING")
+COLD_KINDS = ("ours", "shipped", "shipped_source", "floor")
+COLD_LABELS = {
+    "ours": "ours from src/ (import handler + first call, a miss)",
+    "shipped": "ours as `make build` ships it, with its bytecode",
+    "shipped_source": "ours as it shipped before: no bytecode, compiled at each start",
+    "floor": "cold floor (boto3, urllib3, Logger, Metrics, HTTP resolver; secret + one GET)",
+}
 HIT_TARGET = 1.15  # hit p50 / framework floor p50
 MISS_TARGET = 1.15  # miss p50 / (raw GET p50 + framework floor p50)
 COLD_TARGET = 1.05
@@ -27,7 +36,7 @@ ARCHIVE_RSS_TARGET_MB = 150  # the worker must fit a 256 MB function with room t
 
 @dataclass
 class Results:
-    warm: dict[str, Any]
+    warm: dict[str, dict[str, Any]]  # by log level
     cold: dict[str, list[dict[str, Any]]]
     rss: dict[str, Any]
     archive: dict[str, Any]
@@ -51,10 +60,10 @@ class Target:
         return self.value <= self.limit
 
 
-def warm_stats(results: Results) -> dict[str, dict[str, float]]:
+def warm_stats(results: Results, level: str = "INFO") -> dict[str, dict[str, float]]:
     stats = {}
     for name in CONTENDERS:
-        values = sorted(ns / 1000 for ns in results.warm["samples_ns"][name])
+        values = sorted(ns / 1000 for ns in results.warm[level]["samples_ns"][name])
         stats[name] = {"p50": median(values), "p99": percentile(values, 0.99), "n": len(values)}
     return stats
 
@@ -86,29 +95,50 @@ def archive_stats(results: Results) -> dict[str, float]:
     }
 
 
-def targets(results: Results) -> list[Target]:
-    warm = warm_stats(results)
-    cold = cold_stats(results)
-    floor, framework, peer = warm["floor"]["p50"], warm["framework"]["p50"], warm["peer"]["p50"]
-    ours_counts = results.counts["ours"]
-    cold_ratio = cold["ours"]["cold_ms"] / cold["floor"]["cold_ms"]
+def warm_targets(results: Results, level: str) -> list[Target]:
+    warm = warm_stats(results, level)
+    floor, framework = warm["floor"]["p50"], warm["framework"]["p50"]
     hit_ratio = warm["hit"]["p50"] / framework
     miss_ratio = warm["miss"]["p50"] / (floor + framework)
     return [
-        Target("cache hit p50 / framework floor p50", hit_ratio, f"{hit_ratio:.2f}", HIT_TARGET, "≤ 1.15"),
         Target(
-            "cache miss p50 / (raw GET p50 + framework floor p50)",
+            f"cache hit p50 / framework floor p50, {level}",
+            hit_ratio,
+            f"{hit_ratio:.2f}",
+            HIT_TARGET,
+            f"≤ {HIT_TARGET}",
+        ),
+        Target(
+            f"cache miss p50 / (raw GET p50 + framework floor p50), {level}",
             miss_ratio,
             f"{miss_ratio:.2f}",
             MISS_TARGET,
-            "≤ 1.15",
+            f"≤ {MISS_TARGET}",
         ),
-        Target(
-            "our miss p50 / hand-written peer p50",
-            warm["miss"]["p50"] / peer,
-            f"{warm['miss']['p50'] / peer:.2f}",
-            0.5,
-            "≤ 0.5",
+    ]
+
+
+def cold_ratio(results: Results, kind: str) -> float:
+    cold = cold_stats(results)
+    return cold[kind]["cold_ms"] / cold["floor"]["cold_ms"]
+
+
+def targets(results: Results) -> list[Target]:
+    warm = warm_stats(results)
+    ours_counts = results.counts["ours"]
+    peer_ratio = warm["miss"]["p50"] / warm["peer"]["p50"]
+    return [
+        *(target for level in LOG_LEVELS for target in warm_targets(results, level)),
+        Target("our miss p50 / hand-written peer p50, INFO", peer_ratio, f"{peer_ratio:.2f}", 0.5, "≤ 0.5"),
+        *(
+            Target(
+                f"cold start / cold floor (medians): {label}",
+                cold_ratio(results, kind),
+                f"{cold_ratio(results, kind):.2f}",
+                COLD_TARGET,
+                f"≤ {COLD_TARGET}",
+            )
+            for kind, label in (("shipped", "ours as `make build` ships it"), ("ours", "ours from src/"))
         ),
         Target(
             f"Secrets Manager calls over {ours_counts['invocations']} invocations",
@@ -116,13 +146,6 @@ def targets(results: Results) -> list[Target]:
             str(ours_counts["secrets_manager_calls"]),
             1,
             "≤ 1",
-        ),
-        Target(
-            "cold start / cold floor (medians; the card's packages, no X-Ray)",
-            cold_ratio,
-            f"{cold_ratio:.2f}",
-            COLD_TARGET,
-            "≤ 1.05",
         ),
         Target(
             f"peak RSS after {results.rss['ids_sent']:,} distinct ids",

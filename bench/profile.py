@@ -16,7 +16,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from bench.common import TOKEN, EventFactory, null_sink, presigned_r2_url
+from bench.common import TOKEN, EventFactory, RuntimeStdout, begin_invocation, presigned_r2_url
 from bench.warm import Context
 
 # (bucket, file path part, function name or None for any, absorbing). A frame's own time goes to the
@@ -145,30 +145,34 @@ def direct_timings(handler: Any, hit_id: str) -> dict[str, float]:
 
 def main(config_path: str, out_path: str) -> int:
     config = json.loads(Path(config_path).read_text())
+    stdout = RuntimeStdout()
     real_stdout = sys.stdout
-    sys.stdout = null_sink()
+    sys.stdout = stdout.stdout
     from pyinstrument import Profiler  # noqa: PLC0415
 
     import handler  # noqa: PLC0415
 
     make_event = EventFactory()
-    hit_event = make_event(config["hit_id"])
-    miss_events = [make_event(task_id) for task_id in config["miss_ids"]]
+    begin_invocation(1)  # the trace header, so the lines carry the key they carry in Lambda
+    hit_id, miss_ids = config["hit_id"], config["miss_ids"]
     for number in range(50):
-        handler.lambda_handler(hit_event, Context(number))
+        handler.lambda_handler(make_event(hit_id, number), Context(number))
     result: dict[str, Any] = {}
-    for kind, events in (("hit", [hit_event] * len(miss_events)), ("miss", miss_events)):
+    for kind, task_ids in (("hit", [hit_id] * len(miss_ids)), ("miss", miss_ids)):
+        # A new event and context per invocation, as in the warm phase, made before the profiler starts.
+        calls = [(make_event(task_id, number), Context(number)) for number, task_id in enumerate(task_ids)]
         profiler = Profiler(interval=0.0001)
         profiler.start()
-        for number, event in enumerate(events):
-            handler.lambda_handler(event, Context(number))
+        for event, context in calls:
+            handler.lambda_handler(event, context)
         profiler.stop()
         session = profiler.last_session
         assert session is not None
-        result[kind] = {"invocations": len(events), "seconds": shares(session.root_frame())}
-    handler.lambda_handler(hit_event, Context(0))  # the logger keeps a hit's keys for the timings
-    result["direct_us"] = direct_timings(handler, config["hit_id"])
+        result[kind] = {"invocations": len(calls), "seconds": shares(session.root_frame())}
+    handler.lambda_handler(make_event(hit_id), Context(0))  # the logger keeps a hit's keys for the timings
+    result["direct_us"] = direct_timings(handler, hit_id)
     sys.stdout = real_stdout
+    stdout.close()
     Path(out_path).write_text(json.dumps(result))
     return 0
 

@@ -6,10 +6,14 @@ Method (also written into docs/benchmarks.md):
    token, and the aggregator simulator, both on 127.0.0.1, and registers completed tasks in it.
 2. Warm latencies (``bench.warm``, a child process, so the function never shares a GIL with the
    servers): the floor (raw pooled urllib3 GET with the bearer header to the simulator's
-   download_video_url), the hand-written peer (``bench/peer_handler.py``), our handler on a cache
-   miss (a new task id each call) and on a cache hit (the same id), interleaved round-robin.
-3. Cold starts (``bench/cold.py``): ours and the floor, each in fresh processes, alternating, after
-   one discarded run of each (byte-code and page caches warm, as in a reused Lambda sandbox image).
+   download_video_url), the framework floor, the hand-written peer (``bench/peer_handler.py``),
+   our handler on a cache miss (a new task id each call) and on a cache hit (the same id),
+   interleaved; once with ``POWERTOOLS_LOG_LEVEL=INFO`` (the template's default), once at WARNING.
+   Each invocation gets a new event parsed from its own bytes and its own context, and writes to a
+   pipe another process drains, as in Lambda.
+3. Cold starts (``bench/cold.py``): ours (from src/), ours as ``make build`` ships it (its layout,
+   with its bytecode and without; ``bench.shipped``) and the floor, each in fresh processes, in
+   turn, after one discarded round (page cache warm, as in a reused Lambda sandbox image).
 4. Peak RSS (``bench.rss``): a fresh process sends 20,000 distinct ids through our handler.
 5. Calls per 400 invocations (here, in process): real GetSecretValue calls counted by a botocore
    event hook on each function's own client, upstream calls from the simulator's request log.
@@ -17,15 +21,15 @@ Method (also written into docs/benchmarks.md):
    300 MB video from the simulator into moto's S3, then archive throughput beside a floor (one
    plain GET and one PutObject of the same file), interleaved.
 
-Every child gets the variables the Lambda runtime sets (see ``bench.common``) and logs at INFO into
-/dev/null (one write(2) per line, as into Lambda's stdout pipe). Every loop is bounded in count
-and in time; every child has a timeout.
+Every child gets the variables the Lambda runtime sets (see ``bench.common``). Every loop is
+bounded in count and in time; every child has a timeout.
 """
 
 from __future__ import annotations
 
 import argparse
 import functools
+import itertools
 import json
 import os
 import subprocess
@@ -46,8 +50,9 @@ from bench.common import (
     null_sink,
     presigned_r2_url,
 )
-from bench.figures import Results
+from bench.figures import COLD_KINDS, LOG_LEVELS, Results
 from bench.plot import plot
+from bench.shipped import build_layouts
 from bench.table import render
 
 if TYPE_CHECKING:
@@ -100,6 +105,7 @@ def run_child(args: list[str], env: dict[str, str], timeout: float) -> str:
 def warm_phase(
     options: argparse.Namespace, base_url: str, miss_ids: list[str], hit_id: str, env: dict[str, str]
 ) -> Any:
+    """The interleaved warm run in a child of its own; ``env`` sets its log level."""
     with tempfile.TemporaryDirectory(prefix="bench-warm-") as scratch:
         config = Path(scratch) / "config.json"
         out = Path(scratch) / "out.json"
@@ -131,22 +137,44 @@ def profile_phase(miss_ids: list[str], hit_id: str, env: dict[str, str]) -> Any:
 
 
 def cold_phase(runs: int, task_id: str, env: dict[str, str]) -> dict[str, list[dict[str, Any]]]:
-    results: dict[str, list[dict[str, Any]]] = {"ours": [], "floor": []}
-    with tempfile.TemporaryDirectory(prefix="bench-cold-") as scratch:
-        event_path = Path(scratch) / "event.json"
-        event_path.write_text(json.dumps(EventFactory()(task_id)))
+    """Fresh processes of each kind in turn, after one discarded round (files in the page cache).
+
+    ``ours`` imports the handler from src/ (bytecode cached by that first round), ``shipped`` and
+    ``shipped_source`` from the layout ``make build`` ships (``bench.shipped``), with its bytecode
+    and without; ``floor`` is bench/cold.py's floor.
+    """
+    results: dict[str, list[dict[str, Any]]] = {kind: [] for kind in COLD_KINDS}
+    with tempfile.TemporaryDirectory(prefix="bench-cold-") as scratch_name:
+        scratch = Path(scratch_name)
+        event_path = scratch / "event.json"
+        event_path.write_bytes(EventFactory().raw(task_id))
+        compiled, source_only = build_layouts(scratch)
+        environments = {
+            "ours": env,
+            "floor": env,
+            "shipped": shipped_environment(env, compiled),
+            "shipped_source": {**shipped_environment(env, source_only), "PYTHONDONTWRITEBYTECODE": "1"},
+        }
         script = str(REPO / "bench" / "cold.py")
-        # -P: the script's folder is not put first on sys.path (as in Lambda, only the task root is).
+        out = scratch / "out.json"
         for round_number in range(-1, runs):
-            order = ("ours", "floor") if round_number % 2 == 0 else ("floor", "ours")
-            for kind in order:
-                line = (
-                    run_child(["-P", script, kind, str(event_path)], env, timeout=60).strip().splitlines()[-1]
-                )
-                result = json.loads(line)
-                if round_number >= 0:  # round -1 only warms byte-code and page caches
-                    results[kind].append(result)
+            turn = round_number % len(COLD_KINDS)
+            for kind in COLD_KINDS[turn:] + COLD_KINDS[:turn]:
+                # -P: the script's folder is not put first on sys.path (as in Lambda, only the task root is).
+                function = "floor" if kind == "floor" else "ours"
+                run_child(["-P", script, function, str(event_path), str(out)], environments[kind], timeout=60)
+                if round_number >= 0:  # round -1 only warms the page cache (and src/'s bytecode)
+                    results[kind].append(json.loads(out.read_text()))
     return results
+
+
+def shipped_environment(env: dict[str, str], task_root: Path) -> dict[str, str]:
+    """The task root first on the path, as Lambda puts it; the runtime's boto3 from .venv after it."""
+    return {
+        **env,
+        "LAMBDA_TASK_ROOT": str(task_root),
+        "PYTHONPATH": os.pathsep.join([str(task_root), str(REPO)]),
+    }
 
 
 def start_rss_child(module: str = "bench.rss") -> subprocess.Popen[str]:
@@ -278,13 +306,24 @@ def main(argv: list[str]) -> int:
     try:
         aws.apply()
         aws.put_token(SECRET_ID, TOKEN)
-        miss_ids = [f"miss-{i:05d}" for i in range(options.warmup + options.iterations)]
+        # Each warm run asks for task ids of its own: every miss is a first sight.
+        miss_ids = {
+            level: [f"miss-{level.lower()}-{i:05d}" for i in range(options.warmup + options.iterations)]
+            for level in LOG_LEVELS
+        }
         hit_id, cold_id = "hit-00001", "cold-00001"
         count_ids = [f"count-{i:03d}" for i in range(options.count_ids)]
         profile_ids = [f"profile-{i:05d}" for i in range(options.profile_invocations)]
         rss_prefix = "rss-"
         rss_ids = [f"{rss_prefix}{i:05d}" for i in range(options.rss_ids)]
-        for task_id in [*miss_ids, hit_id, cold_id, *count_ids, *profile_ids, *rss_ids]:
+        for task_id in [
+            *itertools.chain(*miss_ids.values()),
+            hit_id,
+            cold_id,
+            *count_ids,
+            *profile_ids,
+            *rss_ids,
+        ]:
             # The aggregator presigns on every request, as the real one does.
             aggregator.tasks[task_id] = FakeTask(
                 state="completed", url=functools.partial(presigned_r2_url, task_id)
@@ -297,11 +336,19 @@ def main(argv: list[str]) -> int:
         }
         env = child_environment(function_env)
 
-        print(f"bench: warm latencies, {options.iterations} interleaved iterations", flush=True)
-        warm = warm_phase(options, aggregator.base_url, miss_ids, hit_id, env)
+        warm = {}
+        for level in LOG_LEVELS:
+            print(
+                f"bench: warm latencies at {level}, {options.iterations} interleaved iterations", flush=True
+            )
+            level_env = {**env, "POWERTOOLS_LOG_LEVEL": level}
+            warm[level] = warm_phase(options, aggregator.base_url, miss_ids[level], hit_id, level_env)
         print(f"bench: profiling {options.profile_invocations} hits and misses (pyinstrument)", flush=True)
         profile = profile_phase(profile_ids, hit_id, env)
-        print(f"bench: cold starts, {options.cold_runs} of each, alternating", flush=True)
+        print(
+            f"bench: cold starts, {options.cold_runs} of each kind in turn (the shipped layout built first)",
+            flush=True,
+        )
         cold = cold_phase(options.cold_runs, cold_id, env)
         print(f"bench: peak RSS after {options.rss_ids} distinct ids", flush=True)
         rss = rss_phase(rss_child, options.rss_ids, rss_prefix, function_env)

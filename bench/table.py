@@ -9,7 +9,10 @@ from pathlib import Path
 
 from bench.figures import (
     ARCHIVE_RSS_TARGET_MB,
+    COLD_KINDS,
+    COLD_LABELS,
     CONTENDERS,
+    LOG_LEVELS,
     Results,
     archive_stats,
     cold_stats,
@@ -49,36 +52,40 @@ def _machine() -> dict[str, str]:
     }
 
 
-def render(results: Results) -> tuple[list[str], list[str], bool]:
-    """The summary for the terminal and the whole markdown page; and whether every target passed."""
-    warm = warm_stats(results)
-    cold = cold_stats(results)
-    checks = targets(results)
-    floor = warm["floor"]["p50"]
-    target_rows = [[t.figure, t.shown, t.limit_shown, "pass" if t.passed else "**FAIL**"] for t in checks]
-    warm_rows = [
+def _warm_rows(results: Results, level: str) -> list[list[str]]:
+    warm = warm_stats(results, level)
+    floor = warm["floor"]
+    return [
         [
             label,
             f"{warm[name]['p50']:,.0f}",
             f"{warm[name]['p99']:,.0f}",
-            f"{warm[name]['p50'] / floor:.2f}",
-            f"{warm[name]['p99'] / warm['floor']['p99']:.2f}",
+            f"{warm[name]['p50'] / floor['p50']:.2f}",
+            f"{warm[name]['p99'] / floor['p99']:.2f}",
             f"{warm[name]['n']:,.0f}",
         ]
         for name, label in CONTENDERS.items()
     ]
+
+
+def render(results: Results) -> tuple[list[str], list[str], bool]:
+    """The summary for the terminal and the whole markdown page; and whether every target passed."""
+    cold = cold_stats(results)
+    checks = targets(results)
+    target_rows = [[t.figure, t.shown, t.limit_shown, "pass" if t.passed else "**FAIL**"] for t in checks]
+    warm_header = ["contender", "p50 µs", "p99 µs", "p50 / floor p50", "p99 / floor p99", "samples"]
+    warm_tables = {level: _table(warm_header, _warm_rows(results, level)) for level in LOG_LEVELS}
     cold_rows = [
         [
-            "ours (import handler + first call, a miss)"
-            if kind == "ours"
-            else "floor (the card's imports, no X-Ray + secret + one GET)",
-            f"{stats['cold_ms']:.0f}",
-            f"{stats['import_ms']:.0f}",
-            f"{stats['first_call_ms']:.1f}",
-            f"{stats['min_ms']:.0f} to {stats['max_ms']:.0f}",
-            f"{stats['runs']:.0f}",
+            COLD_LABELS[kind],
+            f"{cold[kind]['cold_ms']:.0f}",
+            f"{cold[kind]['import_ms']:.0f}",
+            f"{cold[kind]['first_call_ms']:.1f}",
+            f"{cold[kind]['cold_ms'] / cold['floor']['cold_ms']:.2f}",
+            f"{cold[kind]['min_ms']:.0f} to {cold[kind]['max_ms']:.0f}",
+            f"{cold[kind]['runs']:.0f}",
         ]
-        for kind, stats in cold.items()
+        for kind in COLD_KINDS
     ]
     count_rows = [
         [
@@ -103,13 +110,21 @@ def render(results: Results) -> tuple[list[str], list[str], bool]:
         ["floor: one GET into memory + one PutObject", f"{copy['floor_mbps']:.0f}", f"{copy['floor_s']:.2f}"],
     ]
     profile_rows, profile_notes = _profile_rows(results)
+    cold_header = [
+        "cold start (medians)",
+        "total ms",
+        "init ms",
+        "first call ms",
+        "/ floor",
+        "range ms",
+        "runs",
+    ]
     passed = all(t.passed for t in checks)
     summary = [
         *_table(["figure", "measured", "target", "result"], target_rows),
         "",
-        *_table(["warm, µs", "p50", "p99", "p50 / floor p50", "p99 / floor p99", "n"], warm_rows),
-        "",
-        *_table(["cold start, ms (median)", "total", "init", "first call", "range", "runs"], cold_rows),
+        *(line for level in LOG_LEVELS for line in [f"warm, {level}:", *warm_tables[level], ""]),
+        *_table(cold_header, cold_rows),
         "",
         *_table(
             ["calls", "invocations", "distinct ids", "GetSecretValue", "upstream GETs", "302s"], count_rows
@@ -147,12 +162,11 @@ def render(results: Results) -> tuple[list[str], list[str], bool]:
         ),
         "## Warm latency",
         "",
-        "Per invocation, measured around the call in one warm process (µs).",
+        "Per invocation, measured around the call in one warm process (µs); one run with "
+        "`POWERTOOLS_LOG_LEVEL=INFO` (the template's default), one with `WARNING` (logging turned "
+        "down: the `request done` lines are dropped, the EMF metrics are not).",
         "",
-        *_table(
-            ["contender", "p50 µs", "p99 µs", "p50 / floor p50", "p99 / floor p99", "samples"], warm_rows
-        ),
-        "",
+        *(line for level in LOG_LEVELS for line in [f"### {level}", "", *warm_tables[level], ""]),
         "![Latency distributions of the contenders and cold starts](benchmarks.png)",
         "",
         "## Cold start",
@@ -160,10 +174,20 @@ def render(results: Results) -> tuple[list[str], list[str], bool]:
         "Measured inside a fresh process from its script's first line (before any import): *init* is "
         "the imports and the module-scope clients up to a ready handler, *first call* the first "
         "invocation (for ours a cache miss that reads the secret; for the floor the secret read and "
-        "one GET). The interpreter's own start-up, before that first line, is the same for both and "
+        "one GET). The interpreter's own start-up, before that first line, is the same for all and "
         "is not counted.",
         "",
-        *_table(["kind", "total ms", "init ms", "first call ms", "range ms", "runs"], cold_rows),
+        "*Ours as `make build` ships it* is the artifact's layout (handler.py, luma_download and the "
+        "pinned dependencies side by side, nothing the runtime provides) built by src/Makefile's own "
+        "recipe, retargeted at this interpreter: the artifact's bytecode is CPython 3.13's and its "
+        "native code arm64's, which this machine's interpreter cannot load, so here the same recipe "
+        "installs this interpreter's wheels and compiles with it (unchecked hash-based .pyc, as for "
+        "3.13). *As it shipped before* is the same layout without any `__pycache__`, started with "
+        "`PYTHONDONTWRITEBYTECODE=1` as on Lambda's read-only /var/task: each start compiles every "
+        "module from source. *Ours from src/* and the floor load bytecode cached by the first, "
+        "discarded round.",
+        "",
+        *_table(cold_header, cold_rows),
         "",
         f"## Calls per {results.counts['ours']['invocations']} invocations",
         "",
@@ -236,7 +260,8 @@ def render(results: Results) -> tuple[list[str], list[str], bool]:
         "aggregator simulator (`local/aggregator.py`) serves completed tasks, presigning a fresh URL "
         "on every request. Both run in the parent process; the functions run in child processes, so "
         "they never share a GIL (or a core's time slice) with the servers, as in production.",
-        f"- Warm: one child process holds all five contenders; each of {results.warm['iterations']:,} "
+        "- Warm: one child process per log level holds all five contenders; each of "
+        f"{results.warm['INFO']['iterations']:,} "
         f"iterations (after {results.options['warmup']} untimed ones) calls each once, taking all 120 "
         "orders of the five in turn, so each runs in every position and right after every other "
         "equally often and machine noise (such as the servers' clean-up after the peer's new "
@@ -248,15 +273,21 @@ def render(results: Results) -> tuple[list[str], list[str], bool]:
         "peer is `bench/peer_handler.py` (boto3 client at module scope, `get_secret_value` on every "
         "call, a new connection per call with `urllib.request`, no cache, one printed JSON line per "
         "request); *miss* sends a task id never seen before each time, *hit* the same id every time.",
-        "- Logging is on, as deployed: the function logs its one INFO line per request and its EMF "
-        "metrics blob. In the measuring processes stdout is /dev/null, line-buffered: every line is "
-        "built, encoded and written with one write(2), as into Lambda's stdout pipe; only the bytes "
-        "are dropped.",
+        "- Each invocation gets what the Lambda runtime gives it, before the clock starts: a new "
+        "event parsed from its own JSON bytes (its own API Gateway request id and trace header), a "
+        "new context (its own request id), and the `_X_AMZN_TRACE_ID` variable the runtime sets "
+        "under active tracing (the Logger writes it on every line).",
+        "- Logging as deployed: at INFO the function logs its one `request done` line per request, "
+        "at WARNING only an error's; both write their EMF metrics blobs. Stdout is what Lambda gives "
+        "a Python function: a pipe that another process drains (there the log agent, here `cat` "
+        "into /dev/null), written through the runtime's unbuffered wrapper, so every line is one "
+        "write(2) into the pipe.",
         "- The children get the variables the Lambda runtime sets (`LAMBDA_TASK_ROOT`, "
         "`AWS_LAMBDA_FUNCTION_NAME`, memory size, ...). The function carries no tracing SDK: "
         "deployed with `Tracing: Active`, Lambda records each invocation's segment outside it.",
-        f"- Cold: {results.options['cold_runs']} fresh processes of each kind, alternating, after one "
-        "discarded run of each (byte-code compiled, files in the page cache). Medians are compared.",
+        f"- Cold: {results.options['cold_runs']} fresh processes of each kind, the kinds in turn, "
+        "after one discarded round (files in the page cache; src/'s and .venv's bytecode compiled). "
+        "Each writes to its stdout, a pipe the parent drains. Medians are compared.",
         "- Percentiles are nearest-rank over all samples; nothing is trimmed.",
         "",
     ]

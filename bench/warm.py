@@ -4,7 +4,12 @@ One process holds all contenders, like one warm container each: the floor (a raw
 to the simulator), the framework floor (``bench/framework_floor.py``), the hand-written peer, our
 handler on a cache miss (a new task id each call) and on a cache hit (the same task id). Each
 iteration calls every contender once, in one of all their orders in turn, so machine noise lands on
-all of them alike. The functions log at INFO into /dev/null.
+all of them alike.
+
+Each invocation gets what the Lambda runtime gives it: the event parsed from its own JSON bytes (a
+new dict, a new API Gateway request id), a new context and trace header, all before the clock
+starts; the functions' stdout is a pipe that another process drains (``bench.common.RuntimeStdout``).
+The log level is the environment's ``POWERTOOLS_LOG_LEVEL`` (bench.run runs this at INFO and WARNING).
 """
 
 from __future__ import annotations
@@ -12,12 +17,14 @@ from __future__ import annotations
 import gc
 import itertools
 import json
+import os
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from bench.common import EventFactory, null_sink
+from bench.common import EventFactory, RuntimeStdout, begin_invocation
 
 
 class Context:
@@ -38,50 +45,45 @@ class Context:
         return max(0, int((self._ends_at - time.monotonic()) * 1000))
 
 
+Call = Callable[[], int]  # one invocation, its input already delivered; gives the status
+
+
 def main(config_path: str, out_path: str) -> int:
     config = json.loads(Path(config_path).read_text())
+    stdout = RuntimeStdout()
     real_stdout = sys.stdout
-    sys.stdout = null_sink()  # before the imports: the Powertools logger binds sys.stdout when built
+    sys.stdout = stdout.stdout  # before the imports: the Powertools logger binds sys.stdout when built
 
     import urllib3  # noqa: PLC0415
 
     import handler  # noqa: PLC0415
     from bench import framework_floor, peer_handler  # noqa: PLC0415
 
-    make_event = EventFactory()
-    miss_events = [make_event(task_id) for task_id in config["miss_ids"]]
-    hit_event = make_event(config["hit_id"])
-    peer_events = [make_event(task_id) for task_id in config["peer_ids"]]
+    events = EventFactory()
+    miss_ids, hit_id, peer_ids = config["miss_ids"], config["hit_id"], config["peer_ids"]
     floor_pool = urllib3.PoolManager()
-    floor_url = f"{config['base_url']}/luma/generations/{config['hit_id']}/download_video_url"
+    floor_url = f"{config['base_url']}/luma/generations/{hit_id}/download_video_url"
     floor_headers = {"Authorization": f"Bearer {config['token']}"}
-    counter = iter(range(10**9))
+    numbers = itertools.count(1)
 
-    def floor(i: int) -> int:
-        return floor_pool.request("GET", floor_url, headers=floor_headers).status
+    def floor(i: int) -> Call:
+        return lambda: floor_pool.request("GET", floor_url, headers=floor_headers).status
 
-    def framework(i: int) -> int:
-        return int(framework_floor.lambda_handler(hit_event, Context(next(counter)))["statusCode"])
+    def invocation(function: Callable[[Any, Any], Any], task_id: str) -> Call:
+        """What the runtime does before the clock starts: the trace header, the event parsed from
+        its own bytes (a new request id), and a new context."""
+        number = next(numbers)
+        raw = events.raw(task_id, number)
+        begin_invocation(number)
+        event, context = json.loads(raw), Context(number)
+        return lambda: int(function(event, context)["statusCode"])
 
-    def peer(i: int) -> int:
-        return int(
-            peer_handler.lambda_handler(peer_events[i % len(peer_events)], Context(next(counter)))[
-                "statusCode"
-            ]
-        )
-
-    def miss(i: int) -> int:
-        return int(handler.lambda_handler(miss_events[i], Context(next(counter)))["statusCode"])
-
-    def hit(i: int) -> int:
-        return int(handler.lambda_handler(hit_event, Context(next(counter)))["statusCode"])
-
-    contenders: dict[str, tuple[Callable[[int], int], int]] = {
+    contenders: dict[str, tuple[Callable[[int], Call], int]] = {
         "floor": (floor, 200),
-        "framework": (framework, 302),
-        "peer": (peer, 302),
-        "miss": (miss, 302),
-        "hit": (hit, 302),
+        "framework": (lambda i: invocation(framework_floor.lambda_handler, hit_id), 302),
+        "peer": (lambda i: invocation(peer_handler.lambda_handler, peer_ids[i % len(peer_ids)]), 302),
+        "miss": (lambda i: invocation(handler.lambda_handler, miss_ids[i]), 302),
+        "hit": (lambda i: invocation(handler.lambda_handler, hit_id), 302),
     }
     names = list(contenders)
     # Every order of the contenders in turn: each one runs in every position and right after every
@@ -89,7 +91,7 @@ def main(config_path: str, out_path: str) -> int:
     # follow the peer and inherit the servers' clean-up after its new connection).
     orders = list(itertools.permutations(names))
     warmup = int(config["warmup"])
-    iterations = min(int(config["iterations"]), len(miss_events) - warmup)
+    iterations = min(int(config["iterations"]), len(miss_ids) - warmup)
     deadline = time.monotonic() + float(config["max_seconds"])
     samples: dict[str, list[int]] = {name: [] for name in names}
     wrong: dict[str, int] = dict.fromkeys(names, 0)
@@ -101,9 +103,10 @@ def main(config_path: str, out_path: str) -> int:
         if time.monotonic() > deadline:
             break
         for name in orders[i % len(orders)]:
-            call, expected = contenders[name]
+            prepare, expected = contenders[name]
+            call = prepare(i)
             started = clock()
-            status = call(i)
+            status = call()
             elapsed = clock() - started
             if status != expected:
                 wrong[name] += 1
@@ -113,6 +116,7 @@ def main(config_path: str, out_path: str) -> int:
 
     cache = handler.service.link_cache
     sys.stdout = real_stdout
+    stdout.close()
     Path(out_path).write_text(
         json.dumps(
             {
@@ -120,6 +124,7 @@ def main(config_path: str, out_path: str) -> int:
                 "iterations": max(0, done - warmup),
                 "wrong_status": wrong,
                 "link_cache_entries": len(cache) if cache is not None else None,
+                "log_level": os.environ.get("POWERTOOLS_LOG_LEVEL", ""),
             }
         )
     )
