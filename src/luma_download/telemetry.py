@@ -68,10 +68,21 @@ def report(record: RequestRecord, logger: Logger, metrics: Metrics) -> None:
 
 
 def log_record(record: RequestRecord, logger: Logger) -> None:
+    """The ``request done`` line: at ERROR for a bug (with its trace), else at INFO, and then built
+    only when the logger would write it. With logging turned down (``POWERTOOLS_LOG_LEVEL=WARNING``)
+    a request then costs no more than the framework's own dropped line; its metrics are unchanged.
+    """
     if record.crash is not None:
         logger.error("request done", extra=record.log_fields(), exc_info=record.crash)
-    else:
+    elif writes_info(logger):
         logger.info("request done", extra=record.log_fields())
+
+
+def writes_info(logger: Logger) -> bool:
+    """Whether an INFO line would be written: the level Powertools set on its logger is the live one
+    (``POWERTOOLS_LOGGER_SAMPLE_RATE`` lowers it to DEBUG for a sampled invocation, and back); unset
+    (0), the logger decides. No log buffer is configured, which would keep dropped lines."""
+    return logger.log_level <= logging.INFO
 
 
 def count_archive(record: RequestRecord, metrics: Metrics) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from types import ModuleType
 from typing import Any
 
@@ -152,3 +152,48 @@ def test_metrics_count_requests_cache_latency_and_errors_by_code(
     errors = [blob for blob in blobs if "Errors" in blob]
     assert [blob["ErrorCode"] for blob in errors] == ["task_not_found"]
     assert errors[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "LumaDownload"
+
+
+@pytest.fixture
+def logging_at_warning(function: ModuleType) -> Iterator[None]:
+    """The function as deployed with POWERTOOLS_LOG_LEVEL=WARNING (the level its Logger sets)."""
+    before = function.logger.log_level
+    function.logger.setLevel("WARNING")
+    yield
+    function.logger.setLevel(before)
+
+
+@pytest.mark.usefixtures("logging_at_warning")
+def test_at_warning_a_redirect_writes_no_line_but_all_its_metrics(
+    function: ModuleType,
+    aggregator: Aggregator,
+    event: Callable[..., Any],
+    log_lines: LogLines,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    completed(aggregator, TASK)
+
+    response = function.lambda_handler(event("http_api_get.json"), LocalLambdaContext())
+
+    assert response["statusCode"] == 302
+    assert log_lines.records() == []
+    blobs = emf_blobs(capsys.readouterr().out)
+    assert [blob["Requests"] for blob in blobs if "Requests" in blob] == [[1.0]]
+    assert [len(blob["UpstreamLatency"]) for blob in blobs if "UpstreamLatency" in blob] == [1]
+
+
+@pytest.mark.usefixtures("logging_at_warning")
+def test_at_warning_a_fault_still_writes_its_line_at_error(
+    variant: Callable[..., Any], event: Callable[..., Any], log_lines: LogLines
+) -> None:
+    handle = variant(secrets=object())  # wired to something broken: the route crashes
+
+    response = handle(event("http_api_get.json"), LocalLambdaContext())
+
+    assert response["statusCode"] == 500
+    line = log_lines.last("request done")
+    assert (line["level"], line["outcome"], line["error_type"]) == (
+        "ERROR",
+        "internal_error",
+        "AttributeError",
+    )
