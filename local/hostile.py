@@ -77,8 +77,11 @@ Responder = Callable[[SeenRequest], Answer]
 Headers = Sequence[tuple[str, str]]
 
 
-def http_bytes(status: int, body: bytes = b"", headers: Headers = (), *, framed: bool = True) -> bytes:
-    """An HTTP/1.1 answer. ``framed`` adds ``Content-Length`` unless ``headers`` frame the body already."""
+def http_bytes(
+    status: int, body: bytes = b"", headers: Headers = (), *, framed: bool = True, version: str = "HTTP/1.1"
+) -> bytes:
+    """An HTTP/1.1 answer (or ``version``'s). ``framed`` adds ``Content-Length`` unless ``headers``
+    frame the body already; unframed, the body ends where the connection does (``Close``)."""
     try:
         reason = http.HTTPStatus(status).phrase
     except ValueError:
@@ -86,7 +89,7 @@ def http_bytes(status: int, body: bytes = b"", headers: Headers = (), *, framed:
     names = {name.lower() for name, _ in headers}
     if framed and not names & {"content-length", "transfer-encoding"}:
         headers = [*headers, ("Content-Length", str(len(body)))]
-    lines = [f"HTTP/1.1 {status} {reason}", *(f"{name}: {value}" for name, value in headers)]
+    lines = [f"{version} {status} {reason}", *(f"{name}: {value}" for name, value in headers)]
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
 
 
@@ -131,6 +134,7 @@ class HostileServer:
         self._socket = _bound_socket(0)
         self.port: int = self._socket.getsockname()[1]
         self._requests: list[SeenRequest] = []
+        self.connections = 0  # TCP connections accepted: keep-alive reuse shows as fewer than requests
         self._lock = threading.Lock()
         self._cut = threading.Event()  # abort(): every connection resets
         # Blocked reads wait on these too, so abort() and stop() wake them at once (no polling).
@@ -201,6 +205,8 @@ class HostileServer:
                 return
             if listener in readable:
                 conn, _ = listener.accept()
+                with self._lock:
+                    self.connections += 1
                 if self._cut.is_set():
                     _reset(conn)
                 else:
