@@ -28,6 +28,12 @@ COLD_LABELS = {
     "shipped_source": "ours as it shipped before: no bytecode, compiled at each start",
     "floor": "cold floor (boto3, urllib3, Logger, Metrics, HTTP resolver; secret + one GET)",
 }
+COLD_SHORT_LABELS = {
+    "ours": "ours, src/",
+    "shipped": "ours as shipped",
+    "shipped_source": "as shipped before (no bytecode)",
+    "floor": "cold floor",
+}
 HIT_TARGET = 1.15  # hit p50 / framework floor p50
 MISS_TARGET = 1.15  # miss p50 / (raw GET p50 + framework floor p50)
 COLD_TARGET = 1.05
@@ -38,6 +44,7 @@ ARCHIVE_RSS_TARGET_MB = 150  # the worker must fit a 256 MB function with room t
 class Results:
     warm: dict[str, dict[str, Any]]  # by log level
     cold: dict[str, list[dict[str, Any]]]
+    cold_parts: dict[str, dict[str, float]]  # µs of import time by part (bench.importtime), by kind
     rss: dict[str, Any]
     archive: dict[str, Any]
     counts: dict[str, dict[str, int]]

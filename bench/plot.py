@@ -7,6 +7,7 @@ from typing import Any
 
 from bench.figures import (
     COLD_KINDS,
+    COLD_SHORT_LABELS,
     CONTENDERS,
     HIT_TARGET,
     LOG_LEVELS,
@@ -18,12 +19,6 @@ from bench.figures import (
 )
 
 COLOURS = {"floor": "#7f7f7f", "framework": "#9467bd", "peer": "#d62728", "miss": "#1f77b4", "hit": "#2ca02c"}
-COLD_SHORT = {
-    "ours": "ours, src/",
-    "shipped": "ours as shipped\n(bytecode)",
-    "shipped_source": "as shipped before\n(no bytecode)",
-    "floor": "cold floor",
-}
 
 
 def plot(results: Results, path: Path) -> None:
@@ -120,7 +115,7 @@ def cold_panel(axis: Any, results: Results) -> None:
             zorder=3,
             label="each run, total" if row == 0 else None,
         )
-    axis.set_yticks(range(len(COLD_KINDS)), [COLD_SHORT[kind] for kind in COLD_KINDS])
+    axis.set_yticks(range(len(COLD_KINDS)), [COLD_SHORT_LABELS[kind] for kind in COLD_KINDS])
     axis.set_xlabel("cold start, ms (from the child's first line)")
     axis.set_title(
         f"Cold starts, {results.options['cold_runs']} each "

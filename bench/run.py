@@ -51,6 +51,7 @@ from bench.common import (
     presigned_r2_url,
 )
 from bench.figures import COLD_KINDS, LOG_LEVELS, Results
+from bench.importtime import init_parts
 from bench.plot import plot
 from bench.shipped import build_layouts
 from bench.table import render
@@ -136,12 +137,15 @@ def profile_phase(miss_ids: list[str], hit_id: str, env: dict[str, str]) -> Any:
         return json.loads(out.read_text())
 
 
-def cold_phase(runs: int, task_id: str, env: dict[str, str]) -> dict[str, list[dict[str, Any]]]:
+def cold_phase(
+    runs: int, task_id: str, env: dict[str, str]
+) -> tuple[dict[str, list[dict[str, Any]]], dict[str, dict[str, float]]]:
     """Fresh processes of each kind in turn, after one discarded round (files in the page cache).
 
     ``ours`` imports the handler from src/ (bytecode cached by that first round), ``shipped`` and
     ``shipped_source`` from the layout ``make build`` ships (``bench.shipped``), with its bytecode
-    and without; ``floor`` is bench/cold.py's floor.
+    and without; ``floor`` is bench/cold.py's floor. Then three more of each under
+    ``-X importtime`` (``bench.importtime``): where the init goes, by part.
     """
     results: dict[str, list[dict[str, Any]]] = {kind: [] for kind in COLD_KINDS}
     with tempfile.TemporaryDirectory(prefix="bench-cold-") as scratch_name:
@@ -165,7 +169,17 @@ def cold_phase(runs: int, task_id: str, env: dict[str, str]) -> dict[str, list[d
                 run_child(["-P", script, function, str(event_path), str(out)], environments[kind], timeout=60)
                 if round_number >= 0:  # round -1 only warms the page cache (and src/'s bytecode)
                     results[kind].append(json.loads(out.read_text()))
-    return results
+        parts = {
+            kind: init_parts(
+                script,
+                ["floor" if kind == "floor" else "ours", str(event_path), str(out)],
+                environments[kind],
+                REPO,
+                runs=3,
+            )
+            for kind in COLD_KINDS
+        }
+    return results, parts
 
 
 def shipped_environment(env: dict[str, str], task_root: Path) -> dict[str, str]:
@@ -349,7 +363,7 @@ def main(argv: list[str]) -> int:
             f"bench: cold starts, {options.cold_runs} of each kind in turn (the shipped layout built first)",
             flush=True,
         )
-        cold = cold_phase(options.cold_runs, cold_id, env)
+        cold, cold_parts = cold_phase(options.cold_runs, cold_id, env)
         print(f"bench: peak RSS after {options.rss_ids} distinct ids", flush=True)
         rss = rss_phase(rss_child, options.rss_ids, rss_prefix, function_env)
         print(f"bench: Secrets Manager and upstream calls over {options.invocations} invocations", flush=True)
@@ -371,6 +385,7 @@ def main(argv: list[str]) -> int:
     results = Results(
         warm=warm,
         cold=cold,
+        cold_parts=cold_parts,
         rss=rss,
         archive=archive,
         counts=counts,
