@@ -1,13 +1,19 @@
 """Which front door an event came through. The resolvers crash on shapes they do not know: ask first.
 
-Lambda hands over JSON objects as ``dict``: the checks are on ``dict`` (cheaper than ``Mapping``).
+Lambda hands over parsed JSON, whose objects have string keys at every depth. An event with any
+other key came from no front door but a hand-made or SDK invoke from Python, whichever door it
+imitates; it is ``unknown`` (a 400) before any of it is read: Powertools and
+``http_api.accept_header`` call string methods on header names.
+The checks are on ``dict`` (cheaper than ``Mapping``).
 An SQS event (the archive queue's event source mapping) is ``Records`` from ``aws:sqs``.
-An HTTP-shaped event must also carry its headers and query parameters as string maps, as API
-Gateway and Function URLs always do; a hand-made one that does not is ``unknown`` (a 400).
+An HTTP-shaped event must also carry its headers, query and path parameters, stage variables and
+cookies as strings, as API Gateway and Function URLs always do; a hand-made one that does not is
+``unknown`` too.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Literal
 
 from luma_download.workflow import is_direct_invoke
@@ -16,10 +22,10 @@ FrontDoor = Literal["direct", "http_api", "rest_api", "function_url", "sqs", "un
 
 
 def front_door(event: object) -> FrontDoor:
+    if not isinstance(event, dict) or not has_string_keys(event):
+        return "unknown"
     if is_direct_invoke(event):
         return "direct"
-    if not isinstance(event, dict):
-        return "unknown"
     context = event.get("requestContext")
     if not isinstance(context, dict):
         return "sqs" if _is_sqs(event) else "unknown"
@@ -34,6 +40,28 @@ def front_door(event: object) -> FrontDoor:
     if isinstance(event.get("httpMethod"), str) and isinstance(event.get("path"), str):
         return "rest_api"
     return "unknown"
+
+
+def has_string_keys(document: dict[str, object]) -> bool:
+    """Whether every object in ``document``, however deep (in arrays too), has only string keys.
+
+    Objects and arrays are what ``json.loads`` makes, ``dict`` and ``list`` themselves: the walk
+    compares types with ``is``, which costs half what ``isinstance`` does here, and the maps that are
+    read as strings must be ``dict`` themselves (``_string_maps``). No recursion: a hand-made event
+    may nest deeper than Python's stack.
+    """
+    pending: list[Iterable[object]] = [document]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, dict):
+            if not _STRINGS.issuperset(map(type, node)):
+                return False
+            node = node.values()
+        for item in node:
+            kind = type(item)
+            if kind is dict or kind is list:
+                pending.append(item)  # type: ignore[arg-type]
+    return True
 
 
 def _is_sqs(event: dict[str, object]) -> bool:
@@ -52,26 +80,27 @@ def _is_sqs_record(record: object) -> bool:
 
 
 def _string_maps(event: dict[str, object]) -> bool:
-    """Headers, query and path parameters are absent, null, or maps to strings (or lists of them).
-
-    Only values are checked: keys of a JSON object, which is all Lambda hands over, are strings.
-    """
-    for key in ("headers", "queryStringParameters", "pathParameters"):
+    """The maps API Gateway fills with strings are absent, null, or maps to strings (or lists of them),
+    the HTTP API's cookies a list of strings; ``has_string_keys`` has checked their keys."""
+    for key in _STRING_MAPS:
         value = event.get(key)
         if value is not None and (
-            not isinstance(value, dict) or not _STRINGS.issuperset(map(type, value.values()))
+            type(value) is not dict or not _STRINGS.issuperset(map(type, value.values()))
         ):
             return False
-    for key in ("multiValueHeaders", "multiValueQueryStringParameters"):
+    for key in _LIST_MAPS:
         value = event.get(key)
         if value is None:
             continue
-        if not isinstance(value, dict) or not _LISTS.issuperset(map(type, value.values())):
+        if type(value) is not dict or not _LISTS.issuperset(map(type, value.values())):
             return False
         if not all(_STRINGS.issuperset(map(type, items)) for items in value.values()):
             return False
-    return True
+    cookies = event.get("cookies")
+    return cookies is None or (type(cookies) is list and _STRINGS.issuperset(map(type, cookies)))
 
 
+_STRING_MAPS = ("headers", "queryStringParameters", "pathParameters", "stageVariables")
+_LIST_MAPS = ("multiValueHeaders", "multiValueQueryStringParameters")
 _STRINGS = frozenset({str})
 _LISTS = frozenset({list})

@@ -1,9 +1,12 @@
-"""Every event in events/, mutated: keys missing, values of the wrong type, ``None``, huge values.
+"""Every event in events/, mutated: keys missing or not strings, values of the wrong type, ``None``,
+huge values.
 
 Whatever arrives, the function answers with a 2xx/3xx/4xx or raises one of its own 4xx errors
 (``InvalidRequestError`` and kin), never anything else and never a 5xx (the aggregator here is
 well-behaved, so any fault is the caller's); it calls the aggregator only for the id the event names,
-never for one outside the pattern; and a 302 goes to that id's own link.
+never for one outside the pattern; and a 302 goes to that id's own link. An event with a key that
+is not a string (which JSON cannot hold, but a Python caller can send) is refused whole, whichever
+front door it imitates: ``InvalidRequestError``, nothing sent upstream.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from luma_download.errors import InvalidRequestError
 from tests.conftest import EVENT_TASK_ID, EVENTS_DIR, LeakWatch, load_event
 from tests.fuzz.conftest import (
     FUZZ_SETTINGS,
@@ -64,6 +68,16 @@ other_values: st.SearchStrategy[Any] = st.one_of(
 )
 
 
+# What a Python caller can use as a key and JSON never does: an int, None, a bool, a tuple, a float.
+wrong_keys: st.SearchStrategy[Any] = st.one_of(
+    st.integers(),
+    st.none(),
+    st.booleans(),
+    st.tuples(st.integers(), st.text(max_size=8)),
+    st.floats(allow_nan=False),
+)
+
+
 def locations(value: Any, here: Location = ()) -> Iterator[Location]:
     """Every place in a JSON document, the root included."""
     yield here
@@ -90,6 +104,26 @@ def apply(event: Any, where: Location, change: str, value: Any) -> Any:
     return event
 
 
+def rekey(event: Any, where: Location, key: Any, *, replacing: bool, index: int) -> str:
+    """Rename a key of the object at ``where`` to ``key``, or insert ``key`` there, at ``index`` (in
+    place, so a search by name meets it where it stands); says what it did. An inserted key takes a
+    neighbour's value: a map of strings keeps only strings, so only its key is wrong."""
+    node = at(event, where)
+    items = list(node.items())
+    if replacing and items:
+        index %= len(items)
+        done = f"renamed {items[index][0]!r} to {key!r}"
+        items[index] = (key, items[index][1])
+    else:
+        index %= len(items) + 1
+        value = copy.deepcopy(items[min(index, len(items) - 1)][1]) if items else "x"
+        items.insert(index, (key, value))
+        done = f"inserted {key!r} at {index}"
+    node.clear()
+    node.update(items)
+    return done
+
+
 def deep(depth: int) -> Any:
     nested: Any = "bottom"
     for _ in range(depth):
@@ -109,7 +143,12 @@ def mutated(draw: st.DrawFn, name: str, *, in_header_or_query: bool) -> tuple[An
         where = draw(st.sampled_from(places))
         if not resolves(event, where):
             continue  # an earlier change removed it
-        change = draw(st.sampled_from(["delete", "none", "retype", "huge", "deep"] if where else ["retype"]))
+        kinds = ["delete", "none", "retype", "huge", "deep"] if where else ["retype"]
+        change = draw(st.sampled_from([*kinds, "rekey"] if isinstance(at(event, where), dict) else kinds))
+        place = "/".join(map(str, where)) or "<root>"
+        if change == "rekey":
+            changes.append(f"{place}: {draw_rekey(draw, event, where)}")
+            continue
         value: Any = None  # for "delete" and "none"
         if change == "retype":
             value = draw(other_values)
@@ -118,8 +157,33 @@ def mutated(draw: st.DrawFn, name: str, *, in_header_or_query: bool) -> tuple[An
         elif change == "deep":
             value = deep(200)
         event = apply(event, where, change, value)
-        changes.append(f"{change} {'/'.join(map(str, where)) or '<root>'}")
+        changes.append(f"{change} {place}")
     return event, changes
+
+
+def draw_rekey(draw: st.DrawFn, event: Any, where: Location) -> str:
+    key = draw(wrong_keys)
+    return rekey(event, where, key, replacing=draw(st.booleans()), index=draw(st.integers(0, 50)))
+
+
+@st.composite
+def rekeyed(draw: st.DrawFn, name: str) -> tuple[Any, list[str]]:
+    """An event from events/ with one to three of its objects (its root included) given a key that is
+    not a string, in place of one of theirs or beside them; also says what was changed."""
+    event: Any = copy.deepcopy(load_event(name, draw(st.sampled_from(EVENT_IDS))))
+    places = [where for where in locations(event) if isinstance(at(event, where), dict)]
+    changes: list[str] = []
+    for _ in range(draw(st.integers(1, 3))):
+        where = draw(st.sampled_from(places))
+        if resolves(event, where):  # not when an earlier change renamed a key on its way
+            changes.append(f"{'/'.join(map(str, where)) or '<root>'}: {draw_rekey(draw, event, where)}")
+    return event, changes
+
+
+def at(event: Any, where: Location) -> Any:
+    for step in where:
+        event = event[step]
+    return event
 
 
 def resolves(event: Any, where: Location) -> bool:
@@ -204,12 +268,24 @@ def assert_batch(aggregator: OutcomeAggregator, result: Call, meant: set[str]) -
 def test_mutated_events_get_a_4xx_at_worst_and_go_upstream_only_for_their_id(
     handle: Handle, aggregator: OutcomeAggregator, leak_watch: LeakWatch, name: str, data: st.DataObject
 ) -> None:
-    event, changes = data.draw(mutated(name, in_header_or_query=False), label="event")
+    called(handle, aggregator, leak_watch, data, mutated(name, in_header_or_query=False))
+
+
+def called(
+    handle: Handle,
+    aggregator: OutcomeAggregator,
+    leak_watch: LeakWatch,
+    data: st.DataObject,
+    events: st.SearchStrategy[tuple[Any, list[str]]],
+) -> Call:
+    """One event drawn from ``events``, through the function, held to the contract."""
+    event, changes = data.draw(events, label="event")
     data.draw(st.just(changes), label="changes")  # printed with a failing example
 
     result = call(handle, aggregator, event, leak_watch)
 
     assert_contract(aggregator, result)
+    return result
 
 
 HTTP_EVENTS: Final = [
@@ -228,6 +304,10 @@ def _completed(name: str, **changes: Any) -> tuple[Any, list[str]]:
 @example(case=_completed("http_api_get.json", headers=["accept", "*/*"]))  # ValueError
 @example(case=_completed("function_url_get.json", headers={"accept": ["application/json"]}))  # 500
 @example(case=_completed("rest_api_get.json", queryStringParameters=["format", "json"]))  # 500
+# Issue 16 defect 2: a header named by an int, met before Accept (500 internal_error)
+@example(
+    case=_completed("rest_api_get.json", headers={1: "*/*", **load_event("rest_api_get.json")["headers"]})
+)
 def test_mutated_header_and_query_maps_get_a_4xx_at_worst(
     handle: Handle, aggregator: OutcomeAggregator, leak_watch: LeakWatch, case: tuple[Any, list[str]]
 ) -> None:
@@ -236,6 +316,18 @@ def test_mutated_header_and_query_maps_get_a_4xx_at_worst(
     result = call(handle, aggregator, event, leak_watch)
 
     assert_contract(aggregator, result)
+
+
+@pytest.mark.parametrize("name", EVENTS)
+@settings(FUZZ_SETTINGS, max_examples=25)
+@given(data=st.data())
+def test_an_event_with_a_key_that_is_not_a_string_is_refused_whole(
+    handle: Handle, aggregator: OutcomeAggregator, leak_watch: LeakWatch, name: str, data: st.DataObject
+) -> None:
+    result = called(handle, aggregator, leak_watch, data, rekeyed(name))
+
+    assert isinstance(result.error, InvalidRequestError), (result.error, result.status)
+    assert result.upstream == ()
 
 
 def test_the_mutation_helpers_see_every_place_and_the_id_meant() -> None:
@@ -249,3 +341,10 @@ def test_the_mutation_helpers_see_every_place_and_the_id_meant() -> None:
     assert outcome_of(EVENT_TASK_ID) == "completed"
     assert meant_ids(apply(copy.deepcopy(event), ("path",), "retype", 7)) == set()
     assert TASK_ID_RULE.fullmatch(EVENT_TASK_ID)
+    # A key renamed or inserted keeps its place among the others, and an inserted one a neighbour's value.
+    headers = ("multiValueHeaders",)
+    assert rekey(event, headers, 7, replacing=True, index=0) == "renamed 'Accept' to 7"
+    assert rekey(event, headers, None, replacing=False, index=1) == "inserted None at 1"
+    assert list(event["multiValueHeaders"])[:3] == [7, None, "Host"]
+    assert event["multiValueHeaders"][None] == event["multiValueHeaders"]["Host"]
+    assert at(event, headers) is event["multiValueHeaders"]

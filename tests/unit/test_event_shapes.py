@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from aws_lambda_powertools.utilities.data_classes import (
     APIGatewayProxyEvent,
@@ -72,6 +74,9 @@ def test_the_http_events_parse_as_aws_sends_them() -> None:
         ("rest_api_get.json", "multiValueHeaders", {"Accept": "*/*"}),  # not a list
         ("rest_api_get.json", "multiValueQueryStringParameters", {"format": [1]}),
         ("function_url_get.json", "headers", "accept: */*"),
+        ("rest_api_get.json", "stageVariables", {"env": 1}),
+        ("http_api_get.json", "cookies", ["a=b", None]),
+        ("http_api_get.json", "cookies", "a=b"),
     ],
 )
 def test_http_shaped_events_with_wrongly_typed_maps_are_unknown(name: str, key: str, value: object) -> None:
@@ -89,6 +94,112 @@ def test_direct_invoke_ignores_other_keys_unless_they_make_an_api_gateway_reques
     assert front_door({"task_id": "abc", **extra}) == "direct"
     assert front_door({"task_ids": ["abc"], **extra}) == "direct"
     assert front_door({**load_event("http_api_get.json"), "task_id": "abc"}) == "http_api"
+
+
+# Every kind of key a Python caller can put in a dict and JSON never does.
+WRONG_KEYS = [1, None, True, (1, "accept"), 1.5]
+# Every map of every front door: the maps of its sample event (its root included) and the ones API
+# Gateway sends in other requests (an authorizer's claims, stage variables, query strings).
+MAPS = [
+    ("http_api_get.json", ()),
+    ("http_api_get.json", ("headers",)),
+    ("http_api_get.json", ("pathParameters",)),
+    ("http_api_get.json", ("requestContext",)),
+    ("http_api_get.json", ("requestContext", "http")),
+    ("http_api_get_format_json.json", ("queryStringParameters",)),
+    ("rest_api_get.json", ()),
+    ("rest_api_get.json", ("headers",)),
+    ("rest_api_get.json", ("multiValueHeaders",)),
+    ("rest_api_get.json", ("pathParameters",)),
+    ("rest_api_get.json", ("requestContext",)),
+    ("rest_api_get.json", ("requestContext", "identity")),
+    ("function_url_get.json", ()),
+    ("function_url_get.json", ("headers",)),
+    ("function_url_get.json", ("requestContext",)),
+    ("function_url_get.json", ("requestContext", "http")),
+    ("direct_invoke.json", ()),
+    ("step_functions_batch_payload.json", ()),
+    ("step_functions_batch_payload.json", ("export",)),
+    ("sqs_archive_job.json", ()),
+    ("sqs_archive_job.json", ("Records", 0)),
+    ("sqs_archive_job.json", ("Records", 0, "attributes")),
+]
+ADDED_MAPS: dict[str, dict[str, Any]] = {
+    "queryStringParameters": {"format": "json"},
+    "multiValueQueryStringParameters": {"format": ["json"]},
+    "stageVariables": {"env": "prod"},
+}
+
+
+def map_at(event: Any, where: tuple[str | int, ...]) -> dict[Any, Any]:
+    for step in where:
+        event = event[step]
+    assert isinstance(event, dict)
+    return event
+
+
+@pytest.mark.parametrize("key", WRONG_KEYS, ids=repr)
+@pytest.mark.parametrize(("name", "where"), MAPS, ids=lambda place: "/".join(map(str, place)) or "root")
+def test_a_key_that_is_not_a_string_in_any_map_makes_the_event_unknown(
+    name: str, where: tuple[str | int, ...], key: object
+) -> None:
+    event = load_event(name)
+    assert front_door(event) != "unknown"
+    target = map_at(event, where)
+
+    # Inserted first, where a lookup by name meets it before any real key, with a value like theirs
+    first = {key: next(iter(target.values())), **target}
+    target.clear()
+    target.update(first)
+
+    assert front_door(event) == "unknown"
+
+
+@pytest.mark.parametrize("key", WRONG_KEYS, ids=repr)
+@pytest.mark.parametrize("name", ["http_api_get.json", "rest_api_get.json", "function_url_get.json"])
+def test_a_renamed_key_makes_the_event_unknown_and_so_do_the_maps_aws_sends_elsewhere(
+    name: str, key: object
+) -> None:
+    event = load_event(name)
+    # A header renamed in place: the map keeps its size and its value
+    headers = map_at(event, ("headers",))
+    first = next(iter(headers))
+    renamed = {(key if header == first else header): value for header, value in headers.items()}
+    assert front_door({**event, "headers": renamed}) == "unknown"
+    # The maps this sample lacks, as other requests carry them, and an authorizer's nested claims
+    for field, good in ADDED_MAPS.items():
+        assert front_door({**event, field: good}) != "unknown", field
+        assert front_door({**event, field: {**good, key: next(iter(good.values()))}}) == "unknown", field
+    context = event["requestContext"]
+    claims: dict[str, Any] = {"authorizer": {"jwt": {"claims": {"sub": "u1"}, "scopes": [{"a": "b"}]}}}
+    assert front_door({**event, "requestContext": {**context, **claims}}) != "unknown"
+    claims["authorizer"]["jwt"]["scopes"] = [[{key: "b"}]]  # in an array of arrays
+    assert front_door({**event, "requestContext": {**context, **claims}}) == "unknown"
+
+
+def test_a_map_of_another_dict_type_is_unknown_whatever_it_holds() -> None:
+    """JSON's objects are ``dict`` itself; the keys of a subclass in a string map are never walked."""
+
+    class Headers(dict[Any, Any]):
+        pass
+
+    event = load_event("rest_api_get.json")
+    assert front_door({**event, "headers": dict(event["headers"])}) == "rest_api"
+    assert front_door({**event, "headers": Headers({1: "x", **event["headers"]})}) == "unknown"
+
+
+def test_any_depth_is_walked_without_recursion() -> None:
+    deep: Any = {"bottom": "x"}
+    for _ in range(100_000):
+        deep = {"a": [deep]}
+    event = {"task_id": "abc", "state": deep}
+    assert front_door(event) == "direct"
+
+    bottom = event["state"]
+    while "a" in bottom:
+        bottom = bottom["a"][0]
+    bottom[7] = "x"
+    assert front_door(event) == "unknown"
 
 
 def sqs_record(source: str = "aws:sqs", **changes: object) -> dict[str, object]:
