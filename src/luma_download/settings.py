@@ -8,7 +8,7 @@ from typing import Generic, NamedTuple, TypeVar
 from urllib.parse import urlsplit
 
 from luma_download.errors import ConfigurationError
-from luma_download.url_rules import is_loopback_host
+from luma_download.url_rules import is_fully_qualified, is_loopback_host
 
 N = TypeVar("N", int, float)
 
@@ -177,6 +177,8 @@ def _host_patterns(raw: str) -> tuple[str, ...]:
         bare = pattern.removeprefix("*.")
         if not bare or "*" in bare or "/" in bare or ":" in bare or ("." not in bare and bare != "localhost"):
             raise ConfigurationError(f"ALLOWED_REDIRECT_HOSTS has a bad entry: {pattern!r}")
+        if is_fully_qualified(bare):  # links so written are refused: the entry would match nothing
+            raise ConfigurationError(f"ALLOWED_REDIRECT_HOSTS has an entry ending with a dot: {pattern!r}")
     if not patterns:
         raise ConfigurationError("ALLOWED_REDIRECT_HOSTS is empty")
     return patterns

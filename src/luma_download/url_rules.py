@@ -53,9 +53,22 @@ def is_loopback_host(host: str) -> bool:
         return False
 
 
+def is_fully_qualified(host: str) -> bool:
+    """A host written with DNS's root dot (``x.example.com.``): refused in links and in the allowlist.
+
+    It names the same DNS host as without the dot, but is another string to TLS (SNI and the
+    certificate's names), to virtual hosting and to a SigV4 signature over the ``Host`` header: no
+    aggregator signs one, and read as its dotless twin it would be a link nobody checked as written.
+    """
+    return host.endswith(".")
+
+
 def host_is_allowed(host: str, patterns: Iterable[str]) -> bool:
-    """``*.example.com`` matches any subdomain of example.com (not example.com itself)."""
-    host = host.lower().rstrip(".")
+    """``*.example.com`` matches any subdomain of example.com (not example.com itself).
+
+    A fully qualified host (``x.example.com.``) matches no pattern: it is not made into another name.
+    """
+    host = host.lower()
     for pattern in patterns:
         if pattern.startswith("*."):
             if host.endswith(pattern[1:]) and len(host) > len(pattern) - 1:
@@ -70,7 +83,8 @@ def check_video_url(url: object, allowed_hosts: Iterable[str], *, allow_loopback
 
     Safe means: a string of visible ASCII only (no control characters, whitespace or CRLF that could
     split a header), https (plain http only to a loopback host), no credentials, and a host on the
-    allowlist. Loopback hosts are allowed only when ``allow_loopback`` (the upstream itself is local).
+    allowlist, written without a trailing dot. Loopback hosts are allowed only when ``allow_loopback``
+    (the upstream itself is local).
     """
     return _checked(url, allowed_hosts, allow_loopback)[0]
 
@@ -103,6 +117,8 @@ def _checked(url: object, allowed_hosts: Iterable[str], allow_loopback: bool) ->
         raise UpstreamError("upstream video URL is malformed") from None
     if "@" in parts.netloc:  # user, password, or both
         raise UpstreamError("upstream video URL carries credentials")
+    if is_fully_qualified(host):  # the fast path's pattern ends a host with a letter or digit
+        raise UpstreamError("upstream video URL's host ends with a dot")
     named = _HOST_NAME.fullmatch(host) is not None
     if parts.scheme == "https" and named and host_is_allowed(host, allowed_hosts):
         return url, _log_prefix(parts, host, port), parts.query  # decided before the loopback rules

@@ -422,6 +422,7 @@ def test_the_download_itself_checks_the_url_rules(function: Any, aggregator: Agg
         (good.replace("http://", "http://user:pw@"), True),
         (good.replace("?", " ?"), True),
         (good.replace("http://", "ftp://"), True),
+        (good.replace("//127.0.0.1:", "//localhost.:"), True),  # a trailing dot (issue 16 defect 3)
     ]:
         with pytest.raises(UpstreamError):
             download(bad, allow_loopback=allow_loopback)

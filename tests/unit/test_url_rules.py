@@ -6,8 +6,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from luma_download.errors import UpstreamError
-from luma_download.settings import DEFAULT_ALLOWED_REDIRECT_HOSTS
+from luma_download.errors import ConfigurationError, UpstreamError
+from luma_download.settings import DEFAULT_ALLOWED_REDIRECT_HOSTS, load_settings
 from luma_download.url_rules import (
     check_video_url,
     checked_link_facts,
@@ -34,6 +34,8 @@ R2 = "https://dc53a917.r2.cloudflarestorage.com/bucket/v.mp4"
         ("cdn-luma.com.evil.net", False),
         ("storage.lumalabs.ai", True),
         ("lumalabs.ai", False),
+        ("dc53a917.r2.cloudflarestorage.com.", False),  # fully qualified: never its dotless twin
+        ("storage.lumalabs.ai..", False),
     ],
 )
 def test_host_allowlist(host: str, allowed: bool) -> None:
@@ -43,6 +45,7 @@ def test_host_allowlist(host: str, allowed: bool) -> None:
 def test_exact_entries_match_only_themselves() -> None:
     assert host_is_allowed("videos.example.com", ("videos.example.com",))
     assert not host_is_allowed("a.videos.example.com", ("videos.example.com",))
+    assert not host_is_allowed("videos.example.com.", ("videos.example.com",))
 
 
 @pytest.mark.parametrize("host", ["localhost", "127.0.0.1", "127.1.2.3", "::1", "[::1]", "app.localhost"])
@@ -260,3 +263,78 @@ def test_a_link_of_another_shape_is_still_checked_and_redacted(url: str) -> None
     assert checked == url
     assert facts.log_url.startswith("https://a.r2.cloudflarestorage.com")
     assert facts.log_url.endswith("/v.mp4?X-Amz-Signature=REDACTED")
+
+
+# -- a host with a trailing dot (issue 16 defect 3): refused, in a link and in the allowlist alike ------
+
+R2_HOST = "dc53a917.r2.cloudflarestorage.com"
+TRAILING_DOT = "host ends with a dot"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"https://{R2_HOST}./bucket/v.mp4?X-Amz-Signature=s",  # the usual shape, but for the dot
+        f"https://{R2_HOST}.",
+        f"https://{R2_HOST}.?X-Amz-Signature=s",
+        f"https://{R2_HOST.upper()}./bucket/v.mp4",  # shapes only urlsplit reads
+        f"https://{R2_HOST}.:443/bucket/v.mp4",
+        f"https://{R2_HOST}./bucket/v.mp4#f",
+        f"https://{R2_HOST}../bucket/v.mp4",
+    ],
+)
+@pytest.mark.parametrize("allowed", [ALLOWED, (R2_HOST,), (f"{R2_HOST}.",), ("*.cloudflarestorage.com.",)])
+def test_a_link_whose_host_ends_with_a_dot_is_refused_for_that_reason(
+    url: str, allowed: tuple[str, ...]
+) -> None:
+    with pytest.raises(UpstreamError, match=TRAILING_DOT):
+        check_video_url(url, allowed, allow_loopback=False)
+    with pytest.raises(UpstreamError, match=TRAILING_DOT):
+        checked_link_facts(url, allowed, allow_loopback=False)
+    # Without the dot, the same link is what the allowlist lets through
+    dotless = url.replace(".com..", ".com").replace(".com.", ".com").replace(".COM.", ".COM")
+    if not allowed[0].endswith("."):
+        assert check_video_url(dotless, allowed, allow_loopback=False) == dotless
+
+
+@pytest.mark.parametrize("url", ["http://localhost.:8080/v.mp4", "http://127.0.0.1.:8080/v.mp4"])
+def test_a_loopback_host_ends_with_no_dot_either(url: str) -> None:
+    with pytest.raises(UpstreamError, match=TRAILING_DOT):
+        check_video_url(url, ALLOWED, allow_loopback=True)
+    assert check_video_url(url.replace(".:", ":"), ALLOWED, allow_loopback=True) == url.replace(".:", ":")
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(
+    host=st.from_regex(r"[a-z0-9](?:[a-z0-9.-]{0,20}[a-z0-9])?", fullmatch=True),
+    path=st.none() | _PATH,
+    query=st.none() | _QUERY,
+    shape=st.sampled_from(["as sent", "upper case", "port", "fragment"]),
+)
+def test_a_fully_qualified_host_is_refused_whichever_path_reads_the_link(
+    host: str, path: str | None, query: str | None, shape: str
+) -> None:
+    """The regex's path (the usual shape) and urlsplit's (any other) give the same refusal."""
+    written = {"as sent": f"{host}.", "upper case": f"{host.upper()}.", "port": f"{host}.:443"}
+    url = f"https://{written.get(shape, f'{host}.')}{path or ''}" + (f"?{query}" if query is not None else "")
+    url += "#f" if shape == "fragment" else ""
+    # Its own name, dotless or not, or any parent's wildcard: none lets it through
+    parents = [f"*.{host.split('.', i)[-1]}" for i in range(1, host.count(".") + 1)]
+    allowed = (host, f"{host}.", *parents, *(f"{parent}." for parent in parents))
+
+    with pytest.raises(UpstreamError, match=TRAILING_DOT):
+        checked_link_facts(url, allowed, allow_loopback=True)
+
+
+@pytest.mark.parametrize(
+    "entry", ["videos.example.com.", "*.example.com.", "*.r2.cloudflarestorage.com.,x.y"]
+)
+def test_an_allowlist_entry_ending_with_a_dot_is_a_configuration_error(entry: str) -> None:
+    environ = {"UPSTREAM_BASE_URL": "https://api.example.com", "TOKEN_SECRET_ID": "s"}
+    assert load_settings({**environ, "ALLOWED_REDIRECT_HOSTS": entry.replace(".,", ",").rstrip(".")})
+
+    with pytest.raises(ConfigurationError) as raised:
+        load_settings({**environ, "ALLOWED_REDIRECT_HOSTS": entry})
+
+    assert raised.value.detail is not None and "ALLOWED_REDIRECT_HOSTS" in raised.value.detail
+    assert "ending with a dot" in raised.value.detail
