@@ -1,7 +1,8 @@
 """Embedded AWS for local runs and tests: moto's server mode on loopback, reached the standard way.
 
 The function finds it through the AWS SDK's own variables (``AWS_ENDPOINT_URL_SECRETS_MANAGER``,
-``AWS_ENDPOINT_URL_S3``, ``AWS_ENDPOINT_URL_SQS``), so the code under test has no switches of its own.
+``AWS_ENDPOINT_URL_S3``, ``AWS_ENDPOINT_URL_SQS``, ``AWS_ENDPOINT_URL_EVENTBRIDGE``), so the code under
+test has no switches of its own.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class EmbeddedAws:
             "AWS_ENDPOINT_URL_SECRETS_MANAGER": self.endpoint,
             "AWS_ENDPOINT_URL_S3": self.endpoint,
             "AWS_ENDPOINT_URL_SQS": self.endpoint,
+            "AWS_ENDPOINT_URL_EVENTBRIDGE": self.endpoint,
         }
 
     def apply(self, environ: MutableMapping[str, str] = os.environ) -> None:
@@ -43,7 +45,7 @@ class EmbeddedAws:
         for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
             environ.pop(name, None)
 
-    def client(self, service: Literal["secretsmanager", "s3", "sqs"]) -> Any:
+    def client(self, service: Literal["secretsmanager", "s3", "sqs", "events"]) -> Any:
         return boto3.client(
             service,
             region_name=REGION,

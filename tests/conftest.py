@@ -21,8 +21,19 @@ import pytest
 from local.lambda_context import LocalLambdaContext
 
 EVENTS_DIR = Path(__file__).resolve().parent.parent / "events"
+SCHEMAS_DIR = Path(__file__).resolve().parent.parent / "docs" / "schemas"
 EVENT_TASK_ID = "1fa17995-f527-46a5-9796-294b453b8a7f"
 SERVICE = "luma-download"
+
+
+def schema_errors(name: str, instance: Any) -> list[str]:
+    """Where ``instance`` breaks ``docs/schemas/<name>`` (draft 2020-12, checked first); [] if nowhere."""
+    from jsonschema import Draft202012Validator  # noqa: PLC0415 (only the schema tests need it)
+
+    schema = json.loads((SCHEMAS_DIR / name).read_text())
+    Draft202012Validator.check_schema(schema)
+    found = Draft202012Validator(schema).iter_errors(instance)
+    return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in found]
 
 
 def load_event(name: str, task_id: str | None = None) -> Any:

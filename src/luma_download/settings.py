@@ -17,6 +17,16 @@ DEFAULT_ARCHIVE_PREFIX = "luma/"
 _BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", re.ASCII)
 # S3's "safe" key characters: the prefix also goes into IAM resource ARNs.
 _KEY_PREFIX = re.compile(r"(?:[A-Za-z0-9!_.*'()-][A-Za-z0-9!_.*'()/-]{0,255})?", re.ASCII)
+# A DNS host name of two labels or more (d111111abcdef8.cloudfront.net, or a CNAME of the deployer's).
+_HOST_NAME = re.compile(
+    r"(?=.{1,253}\Z)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9][a-z0-9-]{0,61}[a-z0-9]", re.ASCII
+)
+# A CloudFront public key's id (K...), or a legacy key pair's (APKA...): the Key-Pair-Id of a signed URL.
+_CDN_KEY_ID = re.compile(r"[A-Z0-9]{1,64}", re.ASCII)
+# An EventBridge bus: its name (the template's AllowedPattern), or its ARN (another account's bus).
+_EVENT_BUS = re.compile(
+    r"(?:arn:aws[a-z-]*:events:[a-z0-9-]+:[0-9]{12}:event-bus/)?[/.A-Za-z0-9_-]{1,256}", re.ASCII
+)
 
 
 class Settings(NamedTuple):
@@ -40,10 +50,21 @@ class Settings(NamedTuple):
     archive_link_seconds: int
     archive_recheck_seconds: int
     archive_max_bytes: int
+    # The worker: a job's last receive (the queue's maxReceiveCount), and where its events go.
+    archive_max_receives: int
+    event_bus_name: str  # empty: no events
+    # CloudFront delivery: an empty domain hands out presigned S3 links.
+    archive_cdn_domain: str
+    archive_cdn_key_id: str
+    archive_cdn_key_secret_id: str
 
     @property
     def archive_on(self) -> bool:
         return bool(self.archive_bucket)
+
+    @property
+    def archive_cdn_on(self) -> bool:
+        return bool(self.archive_cdn_domain)
 
 
 class NumberRule(Generic[N]):
@@ -84,6 +105,8 @@ ARCHIVE_LINK_SECONDS = NumberRule("ARCHIVE_LINK_SECONDS", 3600, 60, 604_800)
 ARCHIVE_RECHECK_SECONDS = NumberRule("ARCHIVE_RECHECK_SECONDS", 60, 0, 86_400)
 # A stream of unknown size goes up in 8 MiB parts, at most 10,000 of them: under 80 GiB.
 ARCHIVE_MAX_BYTES = NumberRule("ARCHIVE_MAX_BYTES", 2 * 1024**3, 1, 64 * 1024**3)
+# SQS's bounds for a redrive policy's maxReceiveCount.
+ARCHIVE_MAX_RECEIVES = NumberRule("ARCHIVE_MAX_RECEIVES", 3, 1, 1000)
 NUMBER_RULES: tuple[NumberRule[int] | NumberRule[float], ...] = (
     TOKEN_CACHE_SECONDS,
     UPSTREAM_CONNECT_TIMEOUT,
@@ -93,6 +116,7 @@ NUMBER_RULES: tuple[NumberRule[int] | NumberRule[float], ...] = (
     ARCHIVE_LINK_SECONDS,
     ARCHIVE_RECHECK_SECONDS,
     ARCHIVE_MAX_BYTES,
+    ARCHIVE_MAX_RECEIVES,
 )
 
 
@@ -100,6 +124,7 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
     """Read and validate the settings; raise ``ConfigurationError`` naming the bad variable."""
     base_url = _base_url(_required(environ, "UPSTREAM_BASE_URL"))
     bucket = _archive_bucket(environ)
+    cdn_domain, cdn_key_id, cdn_key_secret_id = _archive_cdn(environ, bucket)
     return Settings(
         upstream_base_url=base_url,
         upstream_is_loopback=is_loopback_host(urlsplit(base_url).hostname or ""),
@@ -119,6 +144,11 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         archive_link_seconds=ARCHIVE_LINK_SECONDS.read(environ),
         archive_recheck_seconds=ARCHIVE_RECHECK_SECONDS.read(environ),
         archive_max_bytes=ARCHIVE_MAX_BYTES.read(environ),
+        archive_max_receives=ARCHIVE_MAX_RECEIVES.read(environ),
+        event_bus_name=_event_bus_name(environ),
+        archive_cdn_domain=cdn_domain,
+        archive_cdn_key_id=cdn_key_id,
+        archive_cdn_key_secret_id=cdn_key_secret_id,
     )
 
 
@@ -150,6 +180,47 @@ def _archive_queue_url(environ: Mapping[str, str], bucket: str) -> str:
     if not secure or not host or parts.username or parts.password:
         raise ConfigurationError("ARCHIVE_QUEUE_URL must be an https SQS queue URL")
     return queue_url
+
+
+def _archive_cdn(environ: Mapping[str, str], bucket: str) -> tuple[str, str, str]:
+    """The distribution's domain, the public key's id and the private key's secret; all three or no domain."""
+    domain = environ.get("ARCHIVE_CDN_DOMAIN", "").strip().lower()
+    key_id = environ.get("ARCHIVE_CDN_KEY_ID", "").strip()
+    secret_id = environ.get("ARCHIVE_CDN_KEY_SECRET_ID", "").strip()
+    if not domain:
+        return "", key_id, secret_id
+    if _HOST_NAME.fullmatch(domain) is None and not _is_loopback_authority(domain):
+        raise ConfigurationError(
+            f"ARCHIVE_CDN_DOMAIN must be a host name (no scheme or path), got {domain!r}"
+        )
+    if not bucket:
+        raise ConfigurationError(
+            "ARCHIVE_CDN_DOMAIN is set but ARCHIVE_BUCKET is empty: set both, or neither"
+        )
+    if _CDN_KEY_ID.fullmatch(key_id) is None:
+        raise ConfigurationError("ARCHIVE_CDN_DOMAIN is set: ARCHIVE_CDN_KEY_ID must be its public key's id")
+    if not secret_id:
+        raise ConfigurationError(
+            "ARCHIVE_CDN_DOMAIN is set: ARCHIVE_CDN_KEY_SECRET_ID must name the private key's secret"
+        )
+    return domain, key_id, secret_id
+
+
+def _is_loopback_authority(authority: str) -> bool:
+    """``host[:port]`` on a loopback host: a local run's stand-in for the distribution."""
+    parts = urlsplit(f"//{authority}")
+    try:
+        parts.port  # noqa: B018 (parsing it checks it)
+    except ValueError:
+        return False
+    return parts.netloc == authority and "@" not in authority and is_loopback_host(parts.hostname or "")
+
+
+def _event_bus_name(environ: Mapping[str, str]) -> str:
+    bus = environ.get("EVENT_BUS_NAME", "").strip()
+    if bus and _EVENT_BUS.fullmatch(bus) is None:
+        raise ConfigurationError(f"EVENT_BUS_NAME is not an EventBridge bus name or ARN: {bus!r}")
+    return bus
 
 
 def _required(environ: Mapping[str, str], name: str) -> str:

@@ -24,6 +24,7 @@ from samtranslator.translator.transform import transform
 from samtranslator.yaml_helper import yaml_parse
 
 from luma_download import errors
+from luma_download.archive import events
 from luma_download.settings import NUMBER_RULES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -63,6 +64,24 @@ EXISTING_BUCKET = {
     "ArchiveWorkerMemorySize": "1024",
     "ArchiveWorkerConcurrency": "3",
 }
+# CloudFront delivery (issue 18): a distribution in front of the created bucket, or of an existing one.
+CDN_KEY_SECRET_ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:luma/cdn-signing-key-AbCdEf"
+CDN_PUBLIC_KEY = (
+    "-----BEGIN PUBLIC KEY-----\n"
+    "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE6bVKdqVBLJ/xSCnC0XtjPnrZ05TJ\n"
+    "Z/bI8mC1xeLLrhHaBWCJpLsJZRok6FhJn5NsygXZ5mu5wBrUwFDeccyEFw==\n"
+    "-----END PUBLIC KEY-----\n"
+)
+CDN_KEYS = {"ArchiveCdnPublicKey": CDN_PUBLIC_KEY, "ArchiveCdnKeySecretArn": CDN_KEY_SECRET_ARN}
+CLOUDFRONT = {
+    **REQUIRED,
+    **CDN_KEYS,
+    "ArchiveDelivery": "CloudFront",
+    "ArchiveCdnPriceClass": "PriceClass_200",
+    "EventBusName": "luma-events",
+    "ArchiveMaxReceives": "5",
+}
+CLOUDFRONT_EXISTING_BUCKET = {**EXISTING_BUCKET, **CDN_KEYS, "ArchiveDelivery": "CloudFront"}
 JWT_ISSUER = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEf123"
 JWT = {**REQUIRED, "ApiAuth": "JWT", "JwtIssuer": JWT_ISSUER, "JwtAudience": "client-one,client-two"}
 PSEUDO = {
@@ -226,6 +245,16 @@ def jwt_stack() -> Stack:
     return Stack(sam_transform(JWT), JWT)
 
 
+@pytest.fixture(scope="module")
+def cloudfront_stack() -> Stack:
+    return Stack(sam_transform(CLOUDFRONT), CLOUDFRONT)
+
+
+@pytest.fixture(scope="module")
+def cloudfront_existing_bucket_stack() -> Stack:
+    return Stack(sam_transform(CLOUDFRONT_EXISTING_BUCKET), CLOUDFRONT_EXISTING_BUCKET)
+
+
 def _lint(text: str) -> list[str]:
     matches = lint(text, config=ManualArgs(include_checks=["I"], regions=REGIONS))
     return [f"{m.rule.id} {m.message} (line {m.linenumber})" for m in matches]
@@ -238,11 +267,14 @@ def test_template_is_cfn_lint_clean() -> None:
 
 
 @pytest.mark.parametrize(
-    "params", [REQUIRED, CUSTOM, JWT, EXISTING_BUCKET], ids=["defaults", "custom", "jwt", "existing-bucket"]
+    "params",
+    [REQUIRED, CUSTOM, JWT, EXISTING_BUCKET, CLOUDFRONT, CLOUDFRONT_EXISTING_BUCKET],
+    ids=["defaults", "custom", "jwt", "existing-bucket", "cloudfront", "cloudfront-existing-bucket"],
 )
 def test_transformed_template_is_cfn_lint_clean(params: dict[str, str]) -> None:
     """Given the CloudFormation the SAM transform produces (cfn-lint checks SAM resources only
-    loosely, the generated ones strictly), when cfn-lint checks it, then it reports nothing."""
+    loosely, the generated ones strictly), when cfn-lint checks it, then it reports nothing: for
+    either archive delivery (S3, the default, and CloudFront)."""
     assert _lint(json.dumps(sam_transform(params))) == []
 
 
@@ -296,6 +328,9 @@ def test_environment_comes_from_parameters(default_stack: Stack, custom_stack: S
         "ARCHIVE_LINK_SECONDS": "3600",
         "ARCHIVE_RECHECK_SECONDS": "60",
         "ARCHIVE_MAX_BYTES": "2147483648",
+        "ARCHIVE_CDN_DOMAIN": "",
+        "ARCHIVE_CDN_KEY_ID": "",
+        "ARCHIVE_CDN_KEY_SECRET_ID": "",
         "POWERTOOLS_SERVICE_NAME": "luma-download",
         "POWERTOOLS_METRICS_NAMESPACE": "LumaDownload",
         "POWERTOOLS_LOG_LEVEL": "INFO",
@@ -314,10 +349,14 @@ def test_environment_comes_from_parameters(default_stack: Stack, custom_stack: S
 @pytest.mark.parametrize("rule", NUMBER_RULES, ids=lambda rule: rule.name)
 def test_numeric_parameters_have_the_bounds_the_code_enforces(rule: Any) -> None:
     """Given a numeric setting the function validates (``NUMBER_RULES``), then the parameter that
-    feeds its variable has the same default, MinValue and MaxValue: the stack refuses at deploy time
-    what the function would refuse at run time (500 to every request)."""
+    feeds its variable (on the function, or on the worker for the worker's own) has the same
+    default, MinValue and MaxValue: the stack refuses at deploy time what the function would refuse
+    at run time (500 to every request)."""
     template = sam_template()
-    variables = template["Resources"][FUNCTION]["Properties"]["Environment"]["Variables"]
+    variables = {
+        **template["Resources"][WORKER]["Properties"]["Environment"]["Variables"],
+        **template["Resources"][FUNCTION]["Properties"]["Environment"]["Variables"],
+    }
     source = variables.get(rule.name)
     assert isinstance(source, dict) and set(source) == {"Ref"}, f"{rule.name} is not set from a parameter"
     spec = template["Parameters"][source["Ref"]]
@@ -449,13 +488,13 @@ def actions(statement: dict[str, Any]) -> list[str]:
     return sorted([action] if isinstance(action, str) else action)
 
 
-@pytest.mark.parametrize("which", ["default_stack", "custom_stack"])
+@pytest.mark.parametrize("which", ["default_stack", "custom_stack", "cloudfront_stack"])
 def test_role_grants_only_what_the_function_uses(which: str, request: pytest.FixtureRequest) -> None:
     """Given either secret choice and tracing mode, then the function's role (its own, not SAM's)
     has no managed policy (SAM would attach AWSLambdaBasicExecutionRole, logs on any group, and
     AWSXrayWriteOnlyAccess, which adds sampling-rule reads) and exactly: write to its own log group,
     the two X-Ray writes Lambda's active tracing needs (only when tracing is Active: the only "*"),
-    and GetSecretValue on the one token secret."""
+    GetSecretValue on the one token secret, and with CloudFront delivery on the one signing key."""
     stack: Stack = request.getfixturevalue(which)
     archive = stack.condition("ArchiveOn")
     assert list(stack.of_type("AWS::IAM::Role")) == [f"{FUNCTION}Role"] + (
@@ -472,6 +511,13 @@ def test_role_grants_only_what_the_function_uses(which: str, request: pytest.Fix
     expected = {"WriteOwnLogs", "ReadAggregatorToken"} | ({"SendTraces"} if tracing else set())
     if archive:
         expected |= {"ReadArchivedCopies", "FindArchivedCopies", "SendArchiveJobs"}
+    if stack.condition("ArchiveCdnOn"):
+        expected |= {"ReadCdnSigningKey"}
+        signing_key = statements["ReadCdnSigningKey"]
+        assert (actions(signing_key), signing_key["Resource"]) == (
+            ["secretsmanager:GetSecretValue"],
+            CDN_KEY_SECRET_ARN,
+        )
     assert set(statements) == expected
 
     logs = statements["WriteOwnLogs"]
@@ -713,6 +759,7 @@ def test_outputs_give_urls_function_and_secret(default_stack: Stack) -> None:
         "ArchiveBucketNameOut",
         "ArchiveQueueUrl",
         "ArchiveDeadLetterQueueUrl",
+        "ArchiveEventBusArn",
     }
     assert outputs["ArchiveWorkerFunctionArn"] == {"Fn::GetAtt": [WORKER, "Arn"]}
     assert outputs["ArchiveBucketNameOut"] == {"Ref": "ArchiveBucket"}
@@ -853,7 +900,7 @@ def test_the_queue_retries_a_job_a_few_times_then_keeps_it_aside(default_stack: 
     dead = default_stack.props("ArchiveDeadLetterQueue")
     assert queue["RedrivePolicy"] == {
         "deadLetterTargetArn": {"Fn::GetAtt": ["ArchiveDeadLetterQueue", "Arn"]},
-        "maxReceiveCount": 3,
+        "maxReceiveCount": "3",
     }
     assert queue["VisibilityTimeout"] >= 6 * default_stack.props(WORKER)["Timeout"]
     assert dead["MessageRetentionPeriod"] > queue["MessageRetentionPeriod"]
@@ -883,8 +930,9 @@ def test_the_worker_is_the_same_code_with_the_time_and_memory_of_a_download(
     worker_env = worker["Environment"]["Variables"]
     function_env = function["Environment"]["Variables"]
     shared = set(function_env) - {"ARCHIVE_QUEUE_URL", "ARCHIVE_RECHECK_SECONDS", "URL_CACHE_MARGIN_SECONDS"}
-    shared -= {"URL_CACHE_MAX_ENTRIES"}
+    shared -= {"URL_CACHE_MAX_ENTRIES", *CDN_VARIABLES}
     assert {k: worker_env[k] for k in shared} == {k: function_env[k] for k in shared}
+    assert set(worker_env) - shared == {"ARCHIVE_MAX_RECEIVES", "EVENT_BUS_NAME"}
     assert "ARCHIVE_QUEUE_URL" not in worker_env
     existing = existing_bucket_stack.props(WORKER)
     assert existing["MemorySize"] == "1024"
@@ -916,6 +964,7 @@ def test_each_function_may_do_only_its_part_of_the_archive(default_stack: Stack)
         "CopyVideos",
         "FindArchivedCopies",
         "ConsumeArchiveJobs",
+        "PutArchiveEvents",
     }
     assert worker["WriteOwnLogs"]["Resource"] == {"Fn::GetAtt": ["ArchiveWorkerLogGroup", "Arn"]}
     assert worker["ReadAggregatorToken"]["Resource"] == {"Ref": "TokenSecret"}
@@ -972,3 +1021,254 @@ def test_archive_parameters_are_checked_at_deploy_time() -> None:
     assert re.fullmatch(prefix, "luma/") and re.fullmatch(prefix, "")
     assert not re.fullmatch(prefix, "/luma/") and not re.fullmatch(prefix, "luma videos/")
     assert params["ArchiveExpiryDays"]["Default"] == 0
+
+
+# --- CloudFront delivery and the archive's events (issue 18) ------------------------------------------
+
+CDN_VARIABLES = ("ARCHIVE_CDN_DOMAIN", "ARCHIVE_CDN_KEY_ID", "ARCHIVE_CDN_KEY_SECRET_ID")
+CDN_RESOURCES = {
+    "ArchiveCdnOriginAccessControl": "AWS::CloudFront::OriginAccessControl",
+    "ArchiveCdnKey": "AWS::CloudFront::PublicKey",
+    "ArchiveCdnKeyGroup": "AWS::CloudFront::KeyGroup",
+    "ArchiveCdn": "AWS::CloudFront::Distribution",
+}
+CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"  # the managed cache policy's id
+DISTRIBUTION_ARN = {"Fn::Sub": "arn:aws:cloudfront::123456789012:distribution/${ArchiveCdn}"}
+
+
+def cloudfront_of(stack: Stack) -> dict[str, dict[str, Any]]:
+    return {**stack.of_type("AWS::CloudFront::Distribution"), **stack.of_type("AWS::CloudFront::PublicKey")}
+
+
+def test_s3_delivery_is_the_default_and_adds_no_cdn(
+    default_stack: Stack, existing_bucket_stack: Stack
+) -> None:
+    """Given the defaults (ArchiveDelivery=S3), then the stack has no CloudFront resource, the bucket
+    policy only refuses plain HTTP, the function's CDN variables are empty (links are presigned S3
+    links) and its role reads no signing key."""
+    assert sam_template()["Parameters"]["ArchiveDelivery"]["Default"] == "S3"
+    for stack in (default_stack, existing_bucket_stack):
+        assert not set(CDN_RESOURCES) & set(stack.resources)
+        env = stack.props(FUNCTION)["Environment"]["Variables"]
+        assert [env[name] for name in CDN_VARIABLES] == ["", "", ""]
+        assert "ReadCdnSigningKey" not in role_statements(stack)
+        assert not {name for name in stack.outputs if name.startswith("ArchiveCdn")}
+    (statement,) = default_stack.props("ArchiveBucketPolicy")["PolicyDocument"]["Statement"]
+    assert statement["Sid"] == "TlsOnly"
+
+
+def test_cloudfront_delivery_serves_the_bucket_to_signed_urls_only(cloudfront_stack: Stack) -> None:
+    """Given ArchiveDelivery=CloudFront, then one distribution has the archive bucket as its one origin,
+    reached through an origin access control that always signs with SigV4; its one behaviour trusts a
+    key group holding the given public key (only signed URLs play), is HTTPS only for viewers, GET and
+    HEAD, HTTP/2 and HTTP/3, the managed CachingOptimized policy, and the chosen price class."""
+    stack = cloudfront_stack
+    for name, kind in CDN_RESOURCES.items():
+        assert stack.resources[name]["Type"] == kind, name
+    access = stack.props("ArchiveCdnOriginAccessControl")["OriginAccessControlConfig"]
+    assert (
+        access["OriginAccessControlOriginType"],
+        access["SigningBehavior"],
+        access["SigningProtocol"],
+    ) == (
+        "s3",
+        "always",
+        "sigv4",
+    )
+    assert stack.props("ArchiveCdnKey")["PublicKeyConfig"]["EncodedKey"] == CDN_PUBLIC_KEY
+    assert stack.props("ArchiveCdnKeyGroup")["KeyGroupConfig"]["Items"] == [{"Ref": "ArchiveCdnKey"}]
+
+    config = stack.props("ArchiveCdn")["DistributionConfig"]
+    assert config["Enabled"] is True
+    assert config["HttpVersion"] == "http2and3"
+    assert config["PriceClass"] == "PriceClass_200"
+    (origin,) = config["Origins"]
+    assert origin["DomainName"] == {"Fn::GetAtt": ["ArchiveBucket", "RegionalDomainName"]}
+    assert origin["OriginAccessControlId"] == {"Fn::GetAtt": ["ArchiveCdnOriginAccessControl", "Id"]}
+    assert origin["S3OriginConfig"] == {"OriginAccessIdentity": ""}  # no legacy identity beside it
+    assert "CacheBehaviors" not in config  # one behaviour: every path needs a signature
+    behaviour = config["DefaultCacheBehavior"]
+    assert behaviour["TargetOriginId"] == origin["Id"]
+    assert behaviour["ViewerProtocolPolicy"] in ("https-only", "redirect-to-https")
+    assert behaviour["AllowedMethods"] == ["GET", "HEAD"]
+    assert behaviour["CachePolicyId"] == CACHING_OPTIMIZED
+    assert behaviour["TrustedKeyGroups"] == [{"Ref": "ArchiveCdnKeyGroup"}]
+    assert stack.outputs["ArchiveCdnDomainName"]["Value"] == {"Fn::GetAtt": ["ArchiveCdn", "DomainName"]}
+    assert stack.outputs["ArchiveCdnDistributionArn"]["Value"] == DISTRIBUTION_ARN
+
+
+def test_only_the_distribution_may_read_the_copies_through_the_bucket_policy(cloudfront_stack: Stack) -> None:
+    """Given CloudFront delivery on the created bucket, then its policy keeps refusing plain HTTP and
+    adds one grant: CloudFront may get objects under the prefix when the request comes from this
+    stack's distribution (aws:SourceArn), and nothing else."""
+    statements = cloudfront_stack.props("ArchiveBucketPolicy")["PolicyDocument"]["Statement"]
+    assert [s["Sid"] for s in statements] == ["TlsOnly", "ArchiveCdnReadsCopies"]
+    assert statements[0]["Effect"] == "Deny"
+    assert statements[1] == {
+        "Sid": "ArchiveCdnReadsCopies",
+        "Effect": "Allow",
+        "Principal": {"Service": "cloudfront.amazonaws.com"},
+        "Action": "s3:GetObject",
+        "Resource": {"Fn::Sub": "${ArchiveBucket.Arn}/luma/*"},
+        "Condition": {"StringEquals": {"AWS:SourceArn": DISTRIBUTION_ARN}},
+    }
+
+
+def test_cloudfront_delivery_on_an_existing_bucket_leaves_its_policy_alone(
+    cloudfront_existing_bucket_stack: Stack,
+) -> None:
+    """Given CloudFront delivery and an existing bucket, then the distribution's origin is that bucket's
+    regional endpoint, and no bucket policy is written (it would replace the deployer's own); the
+    distribution's ARN is an output, for the deployer's own statement."""
+    stack = cloudfront_existing_bucket_stack
+    assert stack.of_type("AWS::S3::BucketPolicy") == {}
+    (origin,) = stack.props("ArchiveCdn")["DistributionConfig"]["Origins"]
+    assert origin["DomainName"] == {"Fn::Sub": "acme-luma-videos.s3.eu-west-1.amazonaws.com"}
+    assert stack.outputs["ArchiveCdnDistributionArn"]["Value"] == DISTRIBUTION_ARN
+
+
+def test_the_request_path_signs_cloudfront_links_and_the_worker_does_not(cloudfront_stack: Stack) -> None:
+    """Given CloudFront delivery, then the request path gets the distribution's domain, the public
+    key's id (Key-Pair-Id) and the private key's secret, and its role may read exactly that secret;
+    the worker (whose answers stay presigned S3 links) gets none of them and may not read it."""
+    env = cloudfront_stack.props(FUNCTION)["Environment"]["Variables"]
+    assert {name: env[name] for name in CDN_VARIABLES} == {
+        "ARCHIVE_CDN_DOMAIN": {"Fn::GetAtt": ["ArchiveCdn", "DomainName"]},
+        "ARCHIVE_CDN_KEY_ID": {"Ref": "ArchiveCdnKey"},
+        "ARCHIVE_CDN_KEY_SECRET_ID": CDN_KEY_SECRET_ARN,
+    }
+    assert not set(CDN_VARIABLES) & set(cloudfront_stack.props(WORKER)["Environment"]["Variables"])
+    assert CDN_KEY_SECRET_ARN not in json.dumps(role_statements(cloudfront_stack, WORKER))
+
+
+@pytest.mark.parametrize(
+    ("params", "refused"),
+    [
+        (CLOUDFRONT, []),
+        ({**CLOUDFRONT, "ArchiveCdnPublicKey": ""}, ["ArchiveDelivery=CloudFront needs ArchiveCdnPublicKey"]),
+        (
+            {**CLOUDFRONT, "ArchiveCdnKeySecretArn": ""},
+            ["ArchiveDelivery=CloudFront needs ArchiveCdnKeySecretArn"],
+        ),
+        ({**CLOUDFRONT, "ArchiveEnabled": "false"}, ["ArchiveDelivery=CloudFront needs ArchiveEnabled=true"]),
+        ({**REQUIRED, "ArchiveEnabled": "false"}, []),
+    ],
+    ids=["complete", "no-public-key", "no-private-key", "no-archive", "s3-without-keys"],
+)
+def test_cloudfront_delivery_cannot_deploy_without_the_archive_or_a_key_pair(
+    default_stack: Stack, params: dict[str, str], refused: list[str]
+) -> None:
+    """Given ArchiveDelivery=CloudFront without a public key, without the private key's secret, or
+    with the archive off, then the template's rules refuse the deploy; S3 delivery needs none."""
+    assert Stack(default_stack.cfn, params).rule_failures() == refused
+
+
+def test_cdn_parameters_are_checked_at_deploy_time() -> None:
+    """Given the CloudFront parameters, then the delivery is S3 or CloudFront, the public key is empty
+    or a PEM public key, the secret empty or a Secrets Manager ARN, the price class one of three."""
+    params = sam_template()["Parameters"]
+    assert params["ArchiveDelivery"]["AllowedValues"] == ["S3", "CloudFront"]
+    key = params["ArchiveCdnPublicKey"]["AllowedPattern"]
+    assert re.fullmatch(key, "") and re.fullmatch(key, CDN_PUBLIC_KEY)
+    assert not re.fullmatch(key, CDN_PUBLIC_KEY.replace("PUBLIC", "PRIVATE"))
+    secret = params["ArchiveCdnKeySecretArn"]["AllowedPattern"]
+    assert re.fullmatch(secret, "") and re.fullmatch(secret, CDN_KEY_SECRET_ARN)
+    assert not re.fullmatch(secret, "luma/cdn-signing-key")
+    assert params["ArchiveCdnPriceClass"]["AllowedValues"] == [
+        "PriceClass_100",
+        "PriceClass_200",
+        "PriceClass_All",
+    ]
+    assert params["ArchiveCdnPriceClass"]["Default"] == "PriceClass_100"
+
+
+BUS_ARN = "arn:aws:events:eu-west-1:123456789012:event-bus/{}"
+
+
+def bus_arn(stack: Stack) -> Any:
+    """The worker's PutEvents resource, with its Fn::Sub resolved as CloudFormation would."""
+    arn = role_statements(stack, WORKER)["PutArchiveEvents"]["Resource"]
+    return arn["Fn::Sub"] if set(arn) == {"Fn::Sub"} else arn
+
+
+@pytest.mark.parametrize(
+    ("which", "bus"), [("default_stack", "default"), ("cloudfront_stack", "luma-events")]
+)
+def test_the_worker_may_put_events_on_its_one_bus_and_the_request_path_may_not(
+    which: str, bus: str, request: pytest.FixtureRequest
+) -> None:
+    """Given EventBusName (the account's default bus unless chosen), then the worker is told the bus
+    (EVENT_BUS_NAME) and its role may events:PutEvents on that one bus's ARN; the request path's role
+    has no EventBridge action at all, and the bus is an output."""
+    stack: Stack = request.getfixturevalue(which)
+    statement = role_statements(stack, WORKER)["PutArchiveEvents"]
+    assert actions(statement) == ["events:PutEvents"]
+    assert bus_arn(stack) == BUS_ARN.format(bus)
+    assert stack.props(WORKER)["Environment"]["Variables"]["EVENT_BUS_NAME"] == bus
+    request_path = json.dumps(role_statements(stack))
+    assert "events:" not in request_path
+    assert "EVENT_BUS_NAME" not in stack.props(FUNCTION)["Environment"]["Variables"]
+    assert stack.outputs["ArchiveEventBusArn"]["Value"] == {"Fn::Sub": BUS_ARN.format(bus)}
+
+
+def test_no_bus_no_events() -> None:
+    """Given EventBusName empty, then the worker is told no bus and may put no event."""
+    params = {**REQUIRED, "EventBusName": ""}
+    stack = Stack(sam_transform(params), params)
+    assert stack.props(WORKER)["Environment"]["Variables"]["EVENT_BUS_NAME"] == ""
+    assert "PutArchiveEvents" not in role_statements(stack, WORKER)
+    assert "ArchiveEventBusArn" not in stack.outputs
+    pattern = sam_template()["Parameters"]["EventBusName"]["AllowedPattern"]
+    assert (
+        re.fullmatch(pattern, "") and re.fullmatch(pattern, "default") and re.fullmatch(pattern, "a/b.c_d-e")
+    )
+    assert not re.fullmatch(pattern, "arn:aws:events:eu-west-1:123456789012:event-bus/x")
+
+
+@pytest.mark.parametrize(("which", "receives"), [("default_stack", "3"), ("cloudfront_stack", "5")])
+def test_the_worker_knows_a_jobs_last_receive_from_the_queues_own_setting(
+    which: str, receives: str, request: pytest.FixtureRequest
+) -> None:
+    """Given ArchiveMaxReceives (3 unless chosen), then the queue moves a job to the dead-letter queue
+    after that many receives, and the worker's ARCHIVE_MAX_RECEIVES is that same parameter: one value,
+    so "Video Archive Failed" goes out on exactly the last receive."""
+    stack: Stack = request.getfixturevalue(which)
+    assert stack.props("ArchiveQueue")["RedrivePolicy"]["maxReceiveCount"] == receives
+    assert stack.props(WORKER)["Environment"]["Variables"]["ARCHIVE_MAX_RECEIVES"] == receives
+    resources = sam_template()["Resources"]
+    source = {"Ref": "ArchiveMaxReceives"}
+    assert resources["ArchiveQueue"]["Properties"]["RedrivePolicy"]["maxReceiveCount"] == source
+    assert resources[WORKER]["Properties"]["Environment"]["Variables"]["ARCHIVE_MAX_RECEIVES"] == source
+
+
+def readme_events_snippet() -> dict[str, Any]:
+    """The SAM template under README's "### Events" (the first yaml block there)."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("\n### Events\n", 1)[1].split("\n## ", 1)[0]
+    block = re.search(r"```yaml\n(.*?)```", section, re.DOTALL)
+    assert block is not None, "README's Events section has no yaml block"
+    return yaml_parse(block.group(1))  # type: ignore[no-any-return]
+
+
+def test_the_readme_rule_starts_a_state_machine_on_video_archived() -> None:
+    """Given the README's EventBridge example, when SAM transforms it, then it lints clean and makes a
+    rule on the stack's default bus matching exactly what the worker sends for a new copy (source and
+    detail-type from ``archive.events``), whose target starts the state machine with the event's
+    detail, through a role that may start it."""
+    template = readme_events_snippet()
+    for resource in template["Resources"].values():
+        if "DefinitionUri" in resource.get("Properties", {}):
+            resource["Properties"]["DefinitionUri"] = "s3://example-artifacts/process_video.asl.json"
+    cfn = transform(template, {}, OfflinePolicyLoader())
+    assert _lint(json.dumps(cfn)) == []
+    ((rule,),) = [[r for r in cfn["Resources"].values() if r["Type"] == "AWS::Events::Rule"]]
+    assert rule["Properties"]["EventPattern"] == {"source": [events.SOURCE], "detail-type": [events.ARCHIVED]}
+    assert rule["Properties"]["EventBusName"] == sam_template()["Parameters"]["EventBusName"]["Default"]
+    (target,) = rule["Properties"]["Targets"]
+    machines = [
+        name for name, r in cfn["Resources"].items() if r["Type"] == "AWS::StepFunctions::StateMachine"
+    ]
+    assert target["Arn"] == {"Ref": machines[0]}
+    assert target["InputPath"] == "$.detail"
+    role = cfn["Resources"][target["RoleArn"]["Fn::GetAtt"][0]]
+    assert "states:StartExecution" in json.dumps(role)

@@ -9,6 +9,13 @@ from luma_download.settings import load_settings
 
 REQUIRED = {"UPSTREAM_BASE_URL": "https://api.example.com", "TOKEN_SECRET_ID": "luma/token"}
 QUEUE = "https://sqs.eu-west-1.amazonaws.com/123456789012/luma-archive-jobs"
+# CloudFront delivery, complete: the bucket, the domain, the key id and the private key's secret.
+CDN = {
+    "ARCHIVE_BUCKET": "videos",
+    "ARCHIVE_CDN_DOMAIN": "d111111abcdef8.cloudfront.net",
+    "ARCHIVE_CDN_KEY_ID": "K2JCJMDEHXQW5F",
+    "ARCHIVE_CDN_KEY_SECRET_ID": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:luma/cdn-key-AbCdEf",
+}
 
 
 def test_archiving_is_off_by_default() -> None:
@@ -70,6 +77,21 @@ def test_a_loopback_queue_may_be_plain_http() -> None:
         ({"ARCHIVE_RECHECK_SECONDS": "-1"}, "ARCHIVE_RECHECK_SECONDS"),
         ({"ARCHIVE_MAX_BYTES": "0"}, "ARCHIVE_MAX_BYTES"),
         ({"ARCHIVE_MAX_BYTES": "2GiB"}, "ARCHIVE_MAX_BYTES"),
+        ({**CDN, "ARCHIVE_CDN_DOMAIN": "https://d111111abcdef8.cloudfront.net"}, "ARCHIVE_CDN_DOMAIN"),
+        ({**CDN, "ARCHIVE_CDN_DOMAIN": "d111111abcdef8.cloudfront.net/luma"}, "ARCHIVE_CDN_DOMAIN"),
+        ({**CDN, "ARCHIVE_CDN_DOMAIN": "d111111abcdef8.cloudfront.net:443"}, "ARCHIVE_CDN_DOMAIN"),
+        ({**CDN, "ARCHIVE_CDN_DOMAIN": "cloudfront"}, "ARCHIVE_CDN_DOMAIN"),
+        ({**CDN, "ARCHIVE_CDN_DOMAIN": "user@127.0.0.1:8443"}, "ARCHIVE_CDN_DOMAIN"),
+        ({**CDN, "ARCHIVE_CDN_DOMAIN": "bad_host.example.com"}, "ARCHIVE_CDN_DOMAIN"),
+        ({**CDN, "ARCHIVE_BUCKET": ""}, "ARCHIVE_BUCKET"),
+        ({**CDN, "ARCHIVE_CDN_KEY_ID": ""}, "ARCHIVE_CDN_KEY_ID"),
+        ({**CDN, "ARCHIVE_CDN_KEY_ID": "k2 jcj"}, "ARCHIVE_CDN_KEY_ID"),
+        ({**CDN, "ARCHIVE_CDN_KEY_SECRET_ID": " "}, "ARCHIVE_CDN_KEY_SECRET_ID"),
+        ({**CDN, "EVENT_BUS_NAME": "luma events"}, "EVENT_BUS_NAME"),
+        ({**CDN, "EVENT_BUS_NAME": "arn:aws:sqs:eu-west-1:123456789012:queue"}, "EVENT_BUS_NAME"),
+        ({**CDN, "ARCHIVE_MAX_RECEIVES": "0"}, "ARCHIVE_MAX_RECEIVES"),
+        ({**CDN, "ARCHIVE_MAX_RECEIVES": "1001"}, "ARCHIVE_MAX_RECEIVES"),
+        ({**CDN, "ARCHIVE_MAX_RECEIVES": "three"}, "ARCHIVE_MAX_RECEIVES"),
     ],
 )
 def test_bad_archive_settings_name_the_variable(changes: dict[str, str], named: str) -> None:
@@ -77,3 +99,50 @@ def test_bad_archive_settings_name_the_variable(changes: dict[str, str], named: 
         load_settings({**REQUIRED, **changes})
     assert raised.value.detail is not None
     assert named in raised.value.detail
+
+
+# --- CloudFront delivery and the worker's events (issue 18) ---
+
+
+def test_delivery_is_s3_links_and_no_events_by_default() -> None:
+    settings = load_settings(REQUIRED)
+
+    assert not settings.archive_cdn_on
+    assert (settings.archive_cdn_domain, settings.archive_cdn_key_id, settings.archive_cdn_key_secret_id) == (
+        "",
+        "",
+        "",
+    )
+    assert settings.event_bus_name == ""
+    assert settings.archive_max_receives == 3
+
+
+def test_every_cdn_and_event_variable_is_read() -> None:
+    settings = load_settings(
+        {
+            **REQUIRED,
+            **CDN,
+            "ARCHIVE_CDN_DOMAIN": " Videos.Example.COM ",
+            "EVENT_BUS_NAME": "default",
+            "ARCHIVE_MAX_RECEIVES": "5",
+        }
+    )
+
+    assert settings.archive_cdn_on
+    assert settings.archive_cdn_domain == "videos.example.com"
+    assert settings.archive_cdn_key_id == "K2JCJMDEHXQW5F"
+    assert settings.archive_cdn_key_secret_id == CDN["ARCHIVE_CDN_KEY_SECRET_ID"]
+    assert settings.event_bus_name == "default"
+    assert settings.archive_max_receives == 5
+
+
+@pytest.mark.parametrize(
+    "bus", ["luma-events", "a/b.c_d-e", "arn:aws:events:eu-west-1:123456789012:event-bus/luma-events"]
+)
+def test_a_bus_is_a_name_or_an_arn(bus: str) -> None:
+    assert load_settings({**REQUIRED, "EVENT_BUS_NAME": bus}).event_bus_name == bus
+
+
+@pytest.mark.parametrize("domain", ["127.0.0.1:8443", "localhost", "[::1]:9000"])
+def test_a_local_run_may_stand_a_loopback_host_in_for_the_distribution(domain: str) -> None:
+    assert load_settings({**REQUIRED, **CDN, "ARCHIVE_CDN_DOMAIN": domain}).archive_cdn_domain == domain
