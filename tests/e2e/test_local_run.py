@@ -7,11 +7,14 @@ and a moto server started here, standing in for the real aggregator and the real
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -23,8 +26,9 @@ import pytest
 
 from local.aggregator import Aggregator, FakeTask
 from local.aws import start_embedded_aws
-from local.run import DEMO_TASKS, DEMO_TOKEN, LISTENING_PREFIX
-from tests.e2e.conftest import Answer, LocalRunProcess, clean_env, request
+from local.demo import DEMO_TASKS, DEMO_TOKEN
+from local.run import LISTENING_PREFIX, STOP_LINE_PREFIX
+from tests.e2e.conftest import EXIT_TIMEOUT_S, Answer, LocalRunProcess, clean_env, request
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO_MP4 = REPO / "local" / "assets" / "demo.mp4"
@@ -320,3 +324,86 @@ def test_a_bad_setting_refuses_to_start_and_names_it(env: dict[str, str], named:
         assert "Traceback" not in run.stderr
     finally:
         run.kill()
+
+
+# -- make run itself: which process to signal (docs/local-run.md, "Stopping") ----------------------
+
+RUN_STAMP = ".venv/.installed-run"  # the Makefile's: assumed current, so these tests never install
+STOP_PID = re.compile(r"kill -TERM (\d+)")
+
+
+def make_run() -> LocalRunProcess:
+    """``make run`` as a user starts it (the recipe runs this interpreter), on a free port."""
+    env = {k: v for k, v in clean_env().items() if not k.startswith(("MAKE", "MFLAGS"))}
+    command = ["make", "--no-print-directory", f"--assume-old={RUN_STAMP}", f"PY={sys.executable}", "run"]
+    return LocalRunProcess(env, command)
+
+
+def stop_line_pid(run: LocalRunProcess) -> int:
+    stop_line = next(line for line in run.stdout_lines if line.startswith(STOP_LINE_PREFIX))
+    match = STOP_PID.search(stop_line)
+    assert match, stop_line
+    return int(match[1])
+
+
+def gone(pid: int) -> bool:
+    """No such process, or only its exit status left (a zombie)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rpartition(")")[2].split()[0] == "Z"
+
+
+def stop_server(pid: int) -> None:
+    """SIGTERM, then SIGKILL if it is still there after a bounded wait: a server orphaned by a make
+    that died first would otherwise keep running, holding the pipes the output pumps read."""
+    for signum in (signal.SIGTERM, signal.SIGKILL):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signum)
+        deadline = time.monotonic() + EXIT_TIMEOUT_S
+        while not gone(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if gone(pid):
+            return
+
+
+@contextmanager
+def make_run_until_ready() -> Iterator[tuple[LocalRunProcess, int]]:
+    run = make_run()
+    server_pid = 0
+    try:
+        run.wait_ready()
+        server_pid = stop_line_pid(run)
+        yield run, server_pid
+    finally:
+        if server_pid:
+            stop_server(server_pid)  # first: make passes no SIGINT on, so run.kill() alone can hang
+        run.kill()
+
+
+def test_term_to_the_pid_on_the_stop_line_ends_make_run_with_0() -> None:
+    """Given ``make run`` ready, when the PID its Stop line prints gets SIGTERM, then the server stops
+    cleanly and make exits 0 with it (``$!`` after ``make run &`` is make's PID, not that one)."""
+    with make_run_until_ready() as (run, server_pid):
+        assert server_pid != run.proc.pid, "the Stop line names make, which a TERM ends with 143"
+
+        os.kill(server_pid, signal.SIGTERM)
+
+        run.proc.wait(timeout=EXIT_TIMEOUT_S)
+        assert run.signal() == 0, run.stderr[-2000:]
+        assert "Stopped." in run.stdout
+        assert refused(run.port)
+
+
+def test_term_to_make_still_stops_the_server_cleanly() -> None:
+    """Given ``make run`` ready, when make itself gets SIGTERM, then it passes the TERM to the server,
+    which stops cleanly (nothing left listening or running); make then dies of the TERM it got (a
+    shell shows 143), as GNU make always does."""
+    with make_run_until_ready() as (run, server_pid):
+        code = run.signal(signal.SIGTERM)
+
+        assert "Stopped." in run.stdout, run.stderr[-2000:]
+        assert gone(server_pid)
+        assert refused(run.port)
+        assert code == -signal.SIGTERM
