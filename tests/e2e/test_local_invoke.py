@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from local.aggregator import Aggregator, FakeTask
 from local.demo import DEMO_TASKS, EVENT_TASKS
 from tests.conftest import EVENT_TASK_ID, EVENTS_DIR
 from tests.e2e.conftest import REPO, clean_env
@@ -29,13 +30,15 @@ UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
 
 
 def invoke(
-    *args: str, command: tuple[str, ...] = (sys.executable, "-m", "local.invoke")
+    *args: str,
+    command: tuple[str, ...] = (sys.executable, "-m", "local.invoke"),
+    env: dict[str, str] | None = None,
 ) -> tuple[int, Any, str]:
     """Run the command; its exit code, its stdout parsed as JSON (None if empty) and its stderr."""
     done = subprocess.run(
         [*command, *args],
         cwd=REPO,
-        env={k: v for k, v in clean_env().items() if not k.startswith(("MAKE", "MFLAGS"))},
+        env={k: v for k, v in clean_env(**(env or {})).items() if not k.startswith(("MAKE", "MFLAGS"))},
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
@@ -135,6 +138,25 @@ def test_make_invoke_local_prints_only_the_answer() -> None:
     assert code == 0, stderr
     assert answer["count"] == 2
     assert answer["results"][0]["task_id"] == COMPLETED
+
+
+def test_a_real_aggregator_mode_invokes_it_with_the_token_from_the_environment() -> None:
+    """``UPSTREAM_BASE_URL`` and ``UPSTREAM_TOKEN``, as for ``make run``: no demo, the token in an
+    embedded Secrets Manager, the aggregator (a simulator started here) asked with it."""
+    token, video = "tok_e2e_invoke_7Qm2", "http://127.0.0.1:9/videos/real.mp4?X-Amz-Expires=600"
+    aggregator = Aggregator(tokens=(token,)).start()
+    try:
+        aggregator.tasks[EVENT_TASK_ID] = FakeTask(state="completed", url=video)
+        env = {"UPSTREAM_BASE_URL": aggregator.base_url, "UPSTREAM_TOKEN": token}
+
+        code, answer, stderr = invoke("--task-id", EVENT_TASK_ID, env=env)
+
+        assert code == 0, stderr
+        assert answer["url"] == video
+        assert [r.authorization for r in aggregator.requests_for(EVENT_TASK_ID)] == [f"Bearer {token}"]
+        assert token not in stderr
+    finally:
+        aggregator.stop()
 
 
 def test_every_task_id_in_events_is_known_to_the_demo() -> None:
