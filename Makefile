@@ -42,10 +42,11 @@ install: $(STAMP) ## create .venv with pinned runtime and dev dependencies
 
 PY_DIRS := $(wildcard src tests local bench tools)
 
-lint: $(STAMP) ## ruff and mypy
+lint: $(STAMP) ## ruff, mypy, and the package's one-way import rule (tools/import_rules.py)
 	$(VENV)/bin/ruff check $(PY_DIRS)
 	$(VENV)/bin/ruff format --check $(PY_DIRS)
 	$(VENV)/bin/mypy src local tools
+	PYTHONPATH=src $(PY) -m tools.import_rules
 
 test: lint ## lint, type check, then every test with coverage
 	$(PY) -m pytest --cov --cov-report=term $(PYTEST_ARGS)

@@ -44,7 +44,12 @@ BUCKETS: list[tuple[str, str, str | None, bool]] = [
         "flush_metrics",
         True,
     ),
-    ("token (cached after one Powertools SecretsProvider read)", "luma_download/secret_token.py", None, True),
+    (
+        "token (cached after one Powertools SecretsProvider read)",
+        "luma_download/aggregator/secret_token.py",
+        None,
+        True,
+    ),
     ("URL rules: check, expiry, redaction", "luma_download/url_rules.py", None, True),
     ("link cache (OrderedDict LRU, lock)", "luma_download/link_cache.py", "get", True),
     ("link cache (OrderedDict LRU, lock)", "luma_download/link_cache.py", "put", True),
@@ -98,7 +103,7 @@ def direct_timings(handler: Any, hit_id: str) -> dict[str, float]:
     from aws_lambda_powertools.metrics import MetricUnit  # noqa: PLC0415
 
     from luma_download import url_rules  # noqa: PLC0415
-    from luma_download.http_api import build_resolver  # noqa: PLC0415
+    from luma_download.front_doors.http_api import build_resolver  # noqa: PLC0415
     from luma_download.model import Deadline  # noqa: PLC0415
     from luma_download.request_record import RequestRecord  # noqa: PLC0415
 

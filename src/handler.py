@@ -27,23 +27,29 @@ from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from botocore.config import Config
 from botocore.exceptions import NoRegionError
 
+from luma_download.aggregator.client import UpstreamClient
+from luma_download.aggregator.secret_token import TokenSource
+from luma_download.aggregator.transport import (
+    Timeouts,
+    VideoStream,
+    build_host_pool,
+    build_pool_manager,
+    open_video,
+)
 from luma_download.errors import (
     ArchiveDisabledError,
     ConfigurationError,
     InvalidRequestError,
     LumaDownloadError,
 )
-from luma_download.event_shapes import front_door
-from luma_download.http_api import build_resolver
+from luma_download.front_doors.direct_invoke import invoke
+from luma_download.front_doors.event_shapes import front_door
+from luma_download.front_doors.http_api import build_resolver
 from luma_download.link_cache import LinkCache, cached
 from luma_download.model import Archiver, CopyOutcome, Deadline, LinkGetter, LinkOutcome
 from luma_download.request_record import RequestRecord
-from luma_download.secret_token import TokenSource
 from luma_download.settings import Settings, load_settings
 from luma_download.telemetry import build_logger, report
-from luma_download.transport import Timeouts, VideoStream, build_host_pool, build_pool_manager, open_video
-from luma_download.upstream import UpstreamClient
-from luma_download.workflow import invoke
 
 if TYPE_CHECKING:  # a type only: its module costs 0.4 ms of every cold start
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -223,9 +229,9 @@ def with_archive(
     The archive's modules load here, only where the archive is on: a stack without it (and the
     request path's cold start) does not pay for them.
     """
-    from luma_download.archive_copy import copy_task  # noqa: PLC0415
-    from luma_download.archive_links import archive_first  # noqa: PLC0415
-    from luma_download.archive_store import Archive  # noqa: PLC0415
+    from luma_download.archive.copying import copy_task  # noqa: PLC0415
+    from luma_download.archive.lookup import archive_first  # noqa: PLC0415
+    from luma_download.archive.store import Archive  # noqa: PLC0415
 
     archive = Archive(
         clients.s3,
@@ -261,7 +267,7 @@ def consume_jobs(
     event: Any, context: LambdaContext, archive_now: Archiver, report_job: Callable[[RequestRecord], None]
 ) -> Any:
     """An SQS batch of archive jobs, through the Powertools batch utility (loaded by workers only)."""
-    from luma_download.archive_worker import consume  # noqa: PLC0415
+    from luma_download.archive.worker import consume  # noqa: PLC0415
 
     return consume(event, context, archive_now, report_job)
 

@@ -1,6 +1,7 @@
 """Write docs/openapi.json: the OpenAPI document of the function's HTTP API, generated from its routes.
 
-Run ``.venv/bin/python -m tools.openapi`` after changing a route or ``luma_download/http_contract.py``;
+Run ``.venv/bin/python -m tools.openapi`` after changing a route or
+``luma_download/front_doors/http_contract.py``;
 ``--check`` only says whether the file is current (the contract tests do the same). Powertools builds
 the document from the resolver (this needs pydantic, a dev-only dependency: the function never imports
 it); this script adds what the handler reads from the event rather than from its signature (the id's
@@ -32,7 +33,7 @@ DESCRIPTION = (
 
 def build_document(resolver: ApiGatewayResolver) -> dict[str, Any]:
     # The route metadata lives with the route; imported here so this module loads without src/ on the path.
-    from luma_download.http_contract import METHOD_NOT_ALLOWED, PARAMETERS  # noqa: PLC0415
+    from luma_download.front_doors.http_contract import METHOD_NOT_ALLOWED, PARAMETERS  # noqa: PLC0415
 
     version = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
     document: dict[str, Any] = json.loads(

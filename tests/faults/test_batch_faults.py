@@ -12,7 +12,7 @@ import pytest
 from local.aggregator import Reply
 from local.faulty_aws import dripping, secret_answer
 from local.lambda_context import LocalLambdaContext
-from luma_download.batch import WORKERS
+from luma_download.front_doors.batch import WORKERS
 from tests.faults.conftest import ROTATED_TOKEN, SECRET_ID, TOKEN, Rig
 from tests.integration.conftest import completed
 

@@ -22,9 +22,9 @@ from local.demo_video import DEMO_MP4, padded_mp4
 from local.hostile import HANG, HostileServer, Script
 from local.lambda_context import LocalLambdaContext
 from local.sqs_poller import poll_once, sqs_event
+from luma_download.aggregator.transport import Timeouts, open_video
 from luma_download.errors import ArchiveDisabledError, UpstreamError
 from luma_download.model import Deadline
-from luma_download.transport import Timeouts, open_video
 from tests.conftest import LogLines
 from tests.integration.conftest import ArchiveRig, closed_port, completed_with_file, fetch, sha256
 

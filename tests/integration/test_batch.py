@@ -13,7 +13,7 @@ import pytest
 from local.aggregator import Aggregator, FakeTask, Reply
 from local.lambda_context import LocalLambdaContext
 from luma_download import errors
-from luma_download.batch import MAX_TASK_IDS, WORKERS
+from luma_download.front_doors.batch import MAX_TASK_IDS, WORKERS
 from tests.conftest import LogLines
 from tests.integration.conftest import ArchiveRig, completed, completed_with_file
 

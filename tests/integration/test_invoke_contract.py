@@ -15,7 +15,7 @@ from jsonschema import Draft202012Validator
 from local.aggregator import Aggregator, FakeTask
 from local.lambda_context import LocalLambdaContext
 from luma_download.errors import InvalidRequestError, VideoNotReadyError
-from luma_download.event_shapes import front_door
+from luma_download.front_doors.event_shapes import front_door
 from tests.conftest import EVENT_TASK_ID, EVENTS_DIR, load_event
 from tests.integration.conftest import ArchiveRig, completed_with_file
 

@@ -19,10 +19,8 @@ import urllib3
 
 from local.demo_video import DEMO_MP4
 from local.hostile import Answer, Close, Drip, HostileServer, Pause, Script, Send, chunked, http_bytes
-from luma_download.deadline_socket import MAX_INTERIM
-from luma_download.errors import UpstreamError, UpstreamTimeoutError, VideoTooLargeError
-from luma_download.model import Deadline
-from luma_download.transport import (
+from luma_download.aggregator.deadline_socket import MAX_INTERIM
+from luma_download.aggregator.transport import (
     MAX_BODY_BYTES,
     Timeouts,
     build_host_pool,
@@ -30,6 +28,8 @@ from luma_download.transport import (
     get,
     open_video,
 )
+from luma_download.errors import UpstreamError, UpstreamTimeoutError, VideoTooLargeError
+from luma_download.model import Deadline
 
 PATH = "/luma/generations/task/download_video_url"
 VIDEO_PATH = "/files/video.mp4"

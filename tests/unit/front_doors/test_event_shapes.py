@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.data_classes import (
     LambdaFunctionUrlEvent,
 )
 
-from luma_download.event_shapes import front_door
+from luma_download.front_doors.event_shapes import front_door
 from tests.conftest import EVENT_TASK_ID, load_event
 
 

@@ -21,7 +21,8 @@ from urllib3.exceptions import (
 )
 from urllib3.util import Timeout, parse_url
 
-from luma_download.deadline_socket import POOL_CLASSES, bounded_by
+from luma_download.aggregator.deadline_socket import POOL_CLASSES, bounded_by
+from luma_download.aggregator.retry_policy import deadline_retry
 from luma_download.errors import (
     ArchiveDownloadError,
     LumaDownloadError,
@@ -31,7 +32,6 @@ from luma_download.errors import (
     VideoTooLargeError,
 )
 from luma_download.model import Deadline
-from luma_download.retry_policy import deadline_retry
 from luma_download.url_rules import check_video_url
 
 MAX_BODY_BYTES = 64 * 1024

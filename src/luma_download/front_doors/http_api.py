@@ -14,13 +14,13 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 
-from luma_download.aggregator_protocol import DOWNLOAD_SUFFIX, GENERATIONS_PREFIX
 from luma_download.errors import InvalidTaskIdError, LumaDownloadError
-from luma_download.http_contract import ROUTE_DOC
+from luma_download.front_doors.direct_invoke import link_document
+from luma_download.front_doors.http_contract import ROUTE_DOC
 from luma_download.model import Deadline, DownloadLink, LinkGetter
+from luma_download.paths import DOWNLOAD_SUFFIX, GENERATIONS_PREFIX
 from luma_download.request_record import RequestRecord
 from luma_download.task_id import validate_task_id
-from luma_download.workflow import link_document
 
 ROUTE = f"{GENERATIONS_PREFIX}<task_id>{DOWNLOAD_SUFFIX}"
 METHODS = ("GET", "HEAD")

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
+from luma_download.aggregator.secret_token import token_from_secret
 from luma_download.errors import ConfigurationError
-from luma_download.secret_token import token_from_secret
 
 
 @pytest.mark.parametrize(

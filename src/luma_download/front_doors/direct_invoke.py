@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from luma_download.batch import Entry, resolve_batch, task_ids_from_event
 from luma_download.errors import ArchiveDisabledError, InvalidRequestError
+from luma_download.front_doors.batch import Entry, resolve_batch, task_ids_from_event
 from luma_download.model import Archiver, CopyOutcome, Deadline, DownloadLink, LinkGetter
 from luma_download.request_record import RequestRecord
 from luma_download.task_id import validate_task_id

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from luma_download.http_api import cache_control, wants_json
+from luma_download.front_doors.http_api import cache_control, wants_json
 from luma_download.model import DownloadLink
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)

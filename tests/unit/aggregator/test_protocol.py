@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from luma_download.aggregator_protocol import (
+from luma_download.aggregator.protocol import (
     download_path,
     error_for_status,
     parse_document,

@@ -9,9 +9,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from luma_download.archive_store import Archive, find_copy, link_to, store
+from luma_download.aggregator.transport import VideoStream
+from luma_download.archive.store import Archive, find_copy, link_to, store
 from luma_download.model import CopyOutcome, Deadline, LinkGetter, StoredCopy, elapsed_ms
-from luma_download.transport import VideoStream
 
 # Opens the video at a URL the aggregator gave, under the URL rules and the size cap.
 Download = Callable[[str, Deadline], VideoStream]

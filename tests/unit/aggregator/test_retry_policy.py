@@ -9,9 +9,9 @@ from urllib3 import HTTPResponse
 from urllib3.exceptions import MaxRetryError
 from urllib3.util.retry import RequestHistory
 
-from luma_download.deadline_socket import bounded_by
+from luma_download.aggregator.deadline_socket import bounded_by
+from luma_download.aggregator.retry_policy import DeadlineRetry, deadline_retry
 from luma_download.model import Deadline
-from luma_download.retry_policy import DeadlineRetry, deadline_retry
 
 
 @pytest.fixture

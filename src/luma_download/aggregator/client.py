@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 from urllib3.connectionpool import HTTPConnectionPool
 
-from luma_download.aggregator_protocol import (
+from luma_download.aggregator.protocol import (
     download_path,
     error_for_status,
     parse_document,
@@ -15,12 +15,12 @@ from luma_download.aggregator_protocol import (
     url_from_download_answer,
     url_from_task,
 )
+from luma_download.aggregator.safe_text import upstream_message
+from luma_download.aggregator.secret_token import TokenSource
+from luma_download.aggregator.transport import Timeouts, UpstreamResponse, get
 from luma_download.errors import LumaDownloadError, UpstreamError
 from luma_download.model import Deadline, DownloadLink, LinkOutcome, elapsed_ms
-from luma_download.safe_text import upstream_message
-from luma_download.secret_token import TokenSource
 from luma_download.settings import Settings
-from luma_download.transport import Timeouts, UpstreamResponse, get
 from luma_download.url_rules import checked_link_facts, holds_secret
 
 

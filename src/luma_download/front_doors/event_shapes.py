@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Literal
 
-from luma_download.workflow import is_direct_invoke
+from luma_download.front_doors.direct_invoke import is_direct_invoke
 
 FrontDoor = Literal["direct", "http_api", "rest_api", "function_url", "sqs", "unknown"]
 

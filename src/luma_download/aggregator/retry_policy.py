@@ -10,7 +10,7 @@ from urllib3.connectionpool import ConnectionPool
 from urllib3.exceptions import InvalidHeader, MaxRetryError, ResponseError
 from urllib3.util import Retry
 
-from luma_download.deadline_socket import current_deadline
+from luma_download.aggregator.deadline_socket import current_deadline
 
 RETRY_STATUSES = frozenset({500, 502, 503, 504})
 MAX_RETRIES = 2

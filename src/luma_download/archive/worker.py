@@ -14,7 +14,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from luma_download.archive_jobs import task_id_from_job
+from luma_download.archive.jobs import task_id_from_job
 from luma_download.errors import LumaDownloadError
 from luma_download.model import Archiver, Deadline
 from luma_download.request_record import RequestRecord

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from luma_download.errors import ArchiveDisabledError, InvalidRequestError
+from luma_download.front_doors.direct_invoke import archiver_for, invoke
 from luma_download.model import CopyOutcome, Deadline, LinkOutcome
 from luma_download.request_record import RequestRecord
-from luma_download.workflow import archiver_for, invoke
 
 
 def archive(task_id: str, deadline: Deadline) -> CopyOutcome:

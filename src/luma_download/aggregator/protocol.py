@@ -10,6 +10,7 @@ from collections.abc import Iterable
 
 import orjson
 
+from luma_download.aggregator.safe_text import clean_text
 from luma_download.errors import (
     LumaDownloadError,
     TaskFailedError,
@@ -18,11 +19,8 @@ from luma_download.errors import (
     UpstreamRateLimitedError,
     VideoNotReadyError,
 )
-from luma_download.safe_text import clean_text
+from luma_download.paths import DOWNLOAD_SUFFIX, GENERATIONS_PREFIX
 
-# Our route and the aggregator's are the same path: spelled here once.
-GENERATIONS_PREFIX = "/luma/generations/"
-DOWNLOAD_SUFFIX = "/download_video_url"
 NOT_READY_STATES = frozenset({"pending", "queued", "processing", "dreaming"})
 NOT_READY_RETRY_AFTER = 10
 RATE_LIMIT_RETRY_AFTER = 10

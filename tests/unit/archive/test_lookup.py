@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from botocore.credentials import Credentials, RefreshableCredentials
 
-from luma_download.archive_jobs import job_body, task_id_from_job
-from luma_download.archive_store import link_seconds
+from luma_download.archive.jobs import job_body, task_id_from_job
+from luma_download.archive.store import link_seconds
 from luma_download.errors import InvalidRequestError, InvalidTaskIdError
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)

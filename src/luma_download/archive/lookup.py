@@ -10,8 +10,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from luma_download.archive_jobs import enqueue
-from luma_download.archive_store import Archive, find_copy, link_to
+from luma_download.archive.jobs import enqueue
+from luma_download.archive.store import Archive, find_copy, link_to
 from luma_download.errors import LumaDownloadError
 from luma_download.model import (
     ArchiveUse,
