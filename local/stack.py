@@ -26,7 +26,7 @@ from typing import IO, Final
 
 import boto3
 
-from local.archive_demo import ArchiveDemo, Invoke, start_archive_demo
+from local.archive_demo import DELIVERIES, ArchiveDemo, Invoke, start_archive_demo
 from local.aws import EmbeddedAws, start_embedded_aws
 from local.demo import DemoBackends, start_demo_backends
 
@@ -103,7 +103,9 @@ def start_stack(environ: MutableMapping[str, str] = os.environ) -> LocalStack:
             stack.demo.aws.apply(environ)
             environ["UPSTREAM_BASE_URL"] = stack.demo.aggregator.base_url
             environ["TOKEN_SECRET_ID"] = SECRET_ID
-            stack.archive = start_archive_demo(stack.demo.aws, stack.demo.aggregator)
+            stack.archive = start_archive_demo(
+                stack.demo.aws, stack.demo.aggregator, delivery=archive_delivery(environ)
+            )
             environ.update(stack.archive.environment(environ))
         elif stack.mode.name == "token":
             token = environ.pop("UPSTREAM_TOKEN").strip()
@@ -119,6 +121,15 @@ def start_stack(environ: MutableMapping[str, str] = os.environ) -> LocalStack:
         stack.stop()
         raise
     return stack
+
+
+def archive_delivery(environ: Mapping[str, str]) -> str:
+    """``ARCHIVE_DELIVERY`` (the demo's, like the stack parameter ``ArchiveDelivery``): S3 or CloudFront."""
+    raw = environ.get("ARCHIVE_DELIVERY", "").strip() or DELIVERIES[0]
+    for delivery in DELIVERIES:
+        if raw.lower() == delivery.lower():
+            return delivery
+    raise StartupError(f"ARCHIVE_DELIVERY must be S3 or CloudFront, got {raw!r}")
 
 
 def add_src_to_path() -> None:

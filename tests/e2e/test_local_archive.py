@@ -77,3 +77,53 @@ def test_a_permanent_link_survives_the_aggregator_s_rotation(archive_run: LocalR
     video = request(location)
     assert (video.status, sha256(video.body)) == (200, sha256(DEMO_MP4.read_bytes()))
     assert request(location, headers={"Range": "bytes=4-7"}).body == b"ftyp"
+
+
+@pytest.fixture(scope="module")
+def edge_run() -> Iterator[LocalRunProcess]:
+    run = LocalRunProcess(clean_env(ARCHIVE_RECHECK_SECONDS="0", ARCHIVE_DELIVERY="CloudFront"))
+    try:
+        yield run.wait_ready()
+    finally:
+        run.kill()
+
+
+def test_with_cloudfront_delivery_the_copy_plays_by_a_signed_link(edge_run: LocalRunProcess) -> None:
+    """``ARCHIVE_DELIVERY=CloudFront make run``: once archived, the task answers a CloudFront-signed link
+    to the edge stand-in, which plays the copy's exact bytes (and ranges) and refuses the link altered."""
+    edge = re.search(r"Edge delivery: CloudFront stand-in (?P<url>http://127\.0\.0\.1:\d+)", edge_run.stdout)
+    assert edge, edge_run.stdout
+    completed = edge_run.task_urls["completed"]
+    assert document(completed)["source"] == "aggregator"
+    for _ in range(80):  # at most ~20 s
+        latest = document(completed)
+        if latest["source"] == "archive":
+            break
+        time.sleep(0.25)
+    assert latest["source"] == "archive", edge_run.stderr[-3000:]
+
+    answer = request(completed)
+    assert answer.status == 302
+    location = answer.header("Location") or ""
+    assert location.startswith(f"{edge['url']}/luma/"), location
+    query = urlsplit(location).query
+    assert all(f"{name}=" in query for name in ("Expires", "Signature", "Key-Pair-Id", "Hash-Algorithm"))
+    assert "Hash-Algorithm=SHA256" in query
+    video = request(location)
+    assert (video.status, sha256(video.body)) == (200, sha256(DEMO_MP4.read_bytes()))
+    assert request(location, headers={"Range": "bytes=4-7"}).body == b"ftyp"
+    # The stand-in checks what CloudFront checks: the same link for another object is refused
+    assert request(location.replace(".mp4?", ".mp4x?")).status == 403
+    # The key's PEM never reaches the log
+    assert "PRIVATE KEY" not in edge_run.stderr
+    assert "PRIVATE KEY" not in edge_run.stdout
+
+
+def test_an_unknown_delivery_is_refused_at_start() -> None:
+    run = LocalRunProcess(clean_env(ARCHIVE_DELIVERY="Akamai"))
+    try:
+        assert run.proc.wait(timeout=60) == 2
+        assert run.signal() == 2  # it has ended: this only waits for its output to be read
+    finally:
+        run.kill()
+    assert "ARCHIVE_DELIVERY must be S3 or CloudFront, got 'Akamai'" in run.stderr
