@@ -46,7 +46,7 @@ from luma_download.front_doors.direct_invoke import invoke
 from luma_download.front_doors.event_shapes import front_door
 from luma_download.front_doors.http_api import build_resolver
 from luma_download.link_cache import LinkCache, cached
-from luma_download.model import Archiver, CopyOutcome, Deadline, LinkGetter, LinkOutcome
+from luma_download.model import ArchiveEvents, Archiver, CopyOutcome, Deadline, LinkGetter, LinkOutcome
 from luma_download.request_record import RequestRecord
 from luma_download.settings import Settings, load_settings
 from luma_download.telemetry import build_logger, report
@@ -76,6 +76,10 @@ ARCHIVE_S3_CONFIG = Config(
 ARCHIVE_SQS_CONFIG = Config(
     connect_timeout=1, read_timeout=2, retries={"mode": "standard", "max_attempts": 2}
 )
+# The worker's events: a note on a job, which waits for one at most 2 s (``archive.events``).
+ARCHIVE_EVENTS_CONFIG = Config(
+    connect_timeout=1, read_timeout=2, retries={"mode": "standard", "max_attempts": 2}
+)
 
 Handler = Callable[[Any, "LambdaContext"], Any]
 
@@ -94,6 +98,7 @@ class ArchiveClients(NamedTuple):
     s3: Any
     sqs: Any | None  # None: no ARCHIVE_QUEUE_URL, so no jobs are sent
     credentials: Any
+    events: Any | None = None  # EventBridge; None: no EVENT_BUS_NAME, so no events are put
 
 
 def archive_clients(environ: Mapping[str, str]) -> ArchiveClients | None:
@@ -103,7 +108,14 @@ def archive_clients(environ: Mapping[str, str]) -> ArchiveClients | None:
     try:
         session = boto3.Session()
         sqs = session.client("sqs", config=ARCHIVE_SQS_CONFIG) if environ.get("ARCHIVE_QUEUE_URL") else None
-        return ArchiveClients(session.client("s3", config=ARCHIVE_S3_CONFIG), sqs, session.get_credentials())
+        events = (
+            session.client("events", config=ARCHIVE_EVENTS_CONFIG)
+            if environ.get("EVENT_BUS_NAME", "").strip()
+            else None
+        )
+        return ArchiveClients(
+            session.client("s3", config=ARCHIVE_S3_CONFIG), sqs, session.get_credentials(), events
+        )
     except NoRegionError:
         return None
 
@@ -131,6 +143,7 @@ def build_service(
     tokens: TokenSource | None = None
     get_link: LinkGetter
     archive_now: Archiver | None = None
+    archive_events: ArchiveEvents | None = None  # the worker's; None: it puts no events
     try:
         settings = load_settings(environ)
         if secrets is None or (settings.archive_on and archive is None):
@@ -154,6 +167,7 @@ def build_service(
         fetch: LinkGetter = client.fetch_download_link
         if settings.archive_on and archive is not None:
             fetch, archive_now = with_archive(settings, archive, client, pool, timeouts)
+            archive_events = worker_events(settings, archive)
         link_cache = LinkCache(
             settings.url_cache_max_entries,
             settings.url_cache_margin_seconds,
@@ -187,15 +201,12 @@ def build_service(
             )
         return invoke(event, get_link, Deadline.from_context(context), record, archive_now)
 
-    def report_job(job: RequestRecord) -> None:
-        report(job, logger, metrics)
-
     @logger.inject_lambda_context(clear_state=True)
     @metrics.log_metrics
     def handle(event: Any, context: LambdaContext) -> Any:
         record = RequestRecord(front_door=front_door(event))
         if record.front_door == "sqs":
-            return consume_jobs(event, context, archive_now or no_archive, report_job)
+            return consume_jobs(event, context, archive_now or no_archive, report_job, archive_events)
         try:
             return serve(event, context, record)
         except LumaDownloadError as exc:
@@ -263,13 +274,29 @@ def with_archive(
     return fetch, archive_now
 
 
+def worker_events(settings: Settings, clients: ArchiveClients) -> ArchiveEvents | None:
+    """Where the worker tells what its jobs did: only with an EventBridge client (EVENT_BUS_NAME)."""
+    if clients.events is None:
+        return None
+    return ArchiveEvents(clients.events, settings.event_bus_name, settings.archive_max_receives)
+
+
+def report_job(job: RequestRecord) -> None:
+    report(job, logger, metrics)
+
+
 def consume_jobs(
-    event: Any, context: LambdaContext, archive_now: Archiver, report_job: Callable[[RequestRecord], None]
+    event: Any,
+    context: LambdaContext,
+    archive_now: Archiver,
+    report_job: Callable[[RequestRecord], None],
+    events: ArchiveEvents | None = None,
 ) -> Any:
-    """An SQS batch of archive jobs, through the Powertools batch utility (loaded by workers only)."""
+    """An SQS batch of archive jobs, through the Powertools batch utility (loaded by workers only);
+    with ``events``, each new copy and each job given up is told on EventBridge."""
     from luma_download.archive.worker import consume  # noqa: PLC0415
 
-    return consume(event, context, archive_now, report_job)
+    return consume(event, context, archive_now, report_job, events)
 
 
 def refusing(failure: ConfigurationError) -> tuple[LinkGetter, Archiver]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 LinkSource = Literal["aggregator", "archive"]
 LinkCacheUse = Literal["hit", "miss"]
@@ -37,6 +37,17 @@ class LinkOutcome(NamedTuple):
     archive_detail: str | None = None  # why the archive could not be asked or the job not sent
 
 
+class Provenance(NamedTuple):
+    """What is known of a copy only while it is made: the whole file's SHA-256 (lower-case hex), its
+    Content-Type, when it was made (UTC, whole seconds: as its ``archived-at`` metadata) and the host
+    it came from. Its ``Video Archived`` event says them."""
+
+    sha256: str
+    content_type: str
+    archived_at: datetime
+    source_host: str
+
+
 class StoredCopy(NamedTuple):
     """A task's video in the archive bucket."""
 
@@ -44,6 +55,7 @@ class StoredCopy(NamedTuple):
     bucket: str
     key: str
     size: int
+    provenance: Provenance | None = None  # None: a copy found there, not made by this call
 
     @property
     def s3_uri(self) -> str:
@@ -58,6 +70,16 @@ class CopyOutcome(NamedTuple):
     made: bool
     upstream_ms: float | None = None  # None: the aggregator was not asked (the copy was there)
     archive_ms: float | None = None  # time spent on S3 and on the download
+
+
+class ArchiveEvents(NamedTuple):
+    """Where the archive worker tells what its jobs did (``archive.events``), for the container's life:
+    the EventBridge client, the bus (name or ARN), and the queue's ``maxReceiveCount`` (a job that
+    fails on that receive goes to the dead-letter queue next)."""
+
+    client: Any
+    bus: str
+    max_receives: int
 
 
 class Deadline:

@@ -40,6 +40,7 @@ class RequestRecord:
         "archive",
         "archive_bytes",
         "archive_enqueue",
+        "archive_event",
         "archive_ms",
         "batch",
         "correlation_id",
@@ -80,6 +81,7 @@ class RequestRecord:
         self.archive: str | None = None
         self.archive_ms: float | None = None
         self.archive_enqueue: str | None = None  # sent | failed
+        self.archive_event: str | None = None  # sent | failed: an archive job's EventBridge event
         self.archive_bytes: int | None = None
         self.s3_uri: str | None = None
         self.error_type: str | None = None
@@ -111,6 +113,13 @@ class RequestRecord:
         self.archive_ms = result.archive_ms
         self.archive_bytes = result.copy.size if result.made else None
         self.s3_uri = result.copy.s3_uri
+
+    def event_put(self, outcome: str, reason: str | None = None) -> None:
+        """The job's event was put (``sent``) or not (``failed``: ``reason`` joins ``detail``)."""
+        self.archive_event = outcome
+        if reason is not None:
+            note = f"archive event not sent: {reason}"
+            self.detail = note if self.detail is None else f"{self.detail}; {note}"
 
     def failed(self, error: LumaDownloadError) -> None:
         self.outcome = error.code
@@ -144,6 +153,7 @@ class RequestRecord:
             "archive": self.archive,
             "archive_ms": None if self.archive_ms is None else round(self.archive_ms, 1),
             "archive_enqueue": self.archive_enqueue,
+            "archive_event": self.archive_event,
             "archive_bytes": self.archive_bytes,
             "s3_uri": self.s3_uri,
             "error_type": self.error_type,

@@ -86,7 +86,8 @@ def writes_info(logger: Logger) -> bool:
 
 
 def count_archive(record: RequestRecord, metrics: Metrics) -> None:
-    """``ArchiveHits``, ``ArchiveCopies``, ``ArchiveBytes``, and ``ArchiveFailures`` by ``Cause``.
+    """``ArchiveHits``, ``ArchiveCopies``, ``ArchiveBytes``, ``ArchiveFailures`` by ``Cause``, and
+    ``ArchiveEventsFailed`` (a job's EventBridge event not sent).
 
     A hit is a request answered with a link to a copy, from a lookup or from the link cache.
     """
@@ -101,6 +102,8 @@ def count_archive(record: RequestRecord, metrics: Metrics) -> None:
         count_by(metrics, "ArchiveFailures", "Cause", record.outcome or "internal_error")
     if record.archive_enqueue == "failed":
         count_by(metrics, "ArchiveFailures", "Cause", "enqueue")
+    if record.archive_event == "failed":  # the job stands: not an ArchiveFailures cause
+        metrics.add_metric(name="ArchiveEventsFailed", unit=MetricUnit.Count, value=1)
 
 
 def count_error(metrics: Metrics, code: str, count: int = 1) -> None:

@@ -8,6 +8,7 @@ session's function keeps the archive off, as today; ``archive_rig`` wires one wi
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import socket
 import uuid
@@ -26,6 +27,7 @@ from local.aggregator import Aggregator, FakeTask
 from local.aws import EmbeddedAws, start_embedded_aws
 from local.demo_video import DEMO_MP4
 from local.sqs_poller import PollResult, poll_once
+from luma_download.archive.events import SOURCE
 from tests.conftest import EVENT_TASK_ID
 
 SECRET_ID = "luma/aggregator-token"
@@ -238,6 +240,48 @@ def archive_rig(function: ModuleType, function_env: dict[str, str], embedded_aws
     return rig
 
 
+# -- the archive's events: a bus whose rule hands every luma-download event to a queue -------------
+
+
+@dataclass
+class Bus:
+    """An EventBridge bus of its own, with a rule sending everything from ``luma-download`` to a queue."""
+
+    name: str
+    queue_url: str
+    sqs: Any
+
+    def delivered(self, *, max_receives: int = 5) -> list[dict[str, Any]]:
+        """Every event the rule delivered to the queue so far (received until the queue is empty)."""
+        found: list[dict[str, Any]] = []
+        for _ in range(max_receives):
+            messages = self.sqs.receive_message(
+                QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1
+            ).get("Messages", [])
+            if not messages:
+                break
+            found += [json.loads(message["Body"]) for message in messages]
+        return found
+
+
+@pytest.fixture
+def bus(embedded_aws: EmbeddedAws) -> Bus:
+    name = f"luma-events-{uuid.uuid4().hex[:12]}"
+    eventbridge, sqs = embedded_aws.client("events"), embedded_aws.client("sqs")
+    eventbridge.create_event_bus(Name=name)
+    queue_url = sqs.create_queue(QueueName=f"{name}-target")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    eventbridge.put_rule(
+        Name="archive-events", EventBusName=name, EventPattern=json.dumps({"source": [SOURCE]})
+    )
+    eventbridge.put_targets(
+        Rule="archive-events", EventBusName=name, Targets=[{"Id": "queue", "Arn": queue_arn}]
+    )
+    return Bus(name, queue_url, sqs)
+
+
 def fetch(url: str) -> tuple[int, bytes]:
     """GET a link as a client would (a presigned S3 link, a simulator file link): status and body."""
     response = urllib3.request("GET", url, redirect=False, timeout=10, retries=False)
@@ -246,3 +290,8 @@ def fetch(url: str) -> tuple[int, bytes]:
 
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def emf_blobs(stdout: str) -> list[dict[str, Any]]:
+    """The EMF metric blobs among what the function printed."""
+    return [json.loads(line) for line in stdout.splitlines() if line.startswith('{"_aws"')]

@@ -26,7 +26,14 @@ from luma_download.aggregator.transport import Timeouts, open_video
 from luma_download.errors import ArchiveDisabledError, UpstreamError
 from luma_download.model import Deadline
 from tests.conftest import LogLines
-from tests.integration.conftest import ArchiveRig, closed_port, completed_with_file, fetch, sha256
+from tests.integration.conftest import (
+    ArchiveRig,
+    closed_port,
+    completed_with_file,
+    emf_blobs,
+    fetch,
+    sha256,
+)
 
 TASK = "1fa17995-f527-46a5-9796-294b453b8a7f"
 VIDEO = DEMO_MP4.read_bytes()
@@ -46,10 +53,6 @@ def location(response: dict[str, Any]) -> str:
     if "multiValueHeaders" in response:
         return str(response["multiValueHeaders"]["Location"][0])
     return str(response["headers"]["Location"])
-
-
-def emf_blobs(stdout: str) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in stdout.splitlines() if line.startswith('{"_aws"')]
 
 
 def test_first_request_answers_from_the_aggregator_and_queues_a_job(

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,7 +21,6 @@ from local.aws import EmbeddedAws
 from local.faulty_aws import aws_error
 from local.hostile import HANG, Answer, HostileServer, SeenRequest
 from luma_download.archive.events import (
-    SOURCE,
     EventEntry,
     PutResult,
     archive_failed_event,
@@ -31,50 +29,11 @@ from luma_download.archive.events import (
 )
 from luma_download.model import Deadline, StoredCopy
 from tests.conftest import EVENT_TASK_ID, schema_errors
-from tests.integration.conftest import sha256
+from tests.integration.conftest import Bus, sha256
 
 # One attempt: each failure below is seen as the SDK first meets it (no backoff in the test's time).
 ONE_ATTEMPT = Config(retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=2, read_timeout=5)
 COPY = StoredCopy(EVENT_TASK_ID, "archive-bucket", f"luma/{EVENT_TASK_ID}.mp4", 58_123)
-
-
-@dataclass
-class Bus:
-    """A bus of its own, with a rule sending everything from ``luma-download`` to a queue."""
-
-    name: str
-    queue_url: str
-    sqs: Any
-
-    def delivered(self, *, max_receives: int = 5) -> list[dict[str, Any]]:
-        """Every event the rule delivered to the queue so far (received until the queue is empty)."""
-        found: list[dict[str, Any]] = []
-        for _ in range(max_receives):
-            messages = self.sqs.receive_message(
-                QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1
-            ).get("Messages", [])
-            if not messages:
-                break
-            found += [json.loads(message["Body"]) for message in messages]
-        return found
-
-
-@pytest.fixture
-def bus(embedded_aws: EmbeddedAws) -> Bus:
-    name = f"luma-events-{uuid.uuid4().hex[:12]}"
-    eventbridge, sqs = embedded_aws.client("events"), embedded_aws.client("sqs")
-    eventbridge.create_event_bus(Name=name)
-    queue_url = sqs.create_queue(QueueName=f"{name}-target")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    eventbridge.put_rule(
-        Name="archive-events", EventBusName=name, EventPattern=json.dumps({"source": [SOURCE]})
-    )
-    eventbridge.put_targets(
-        Rule="archive-events", EventBusName=name, Targets=[{"Id": "queue", "Arn": queue_arn}]
-    )
-    return Bus(name, queue_url, sqs)
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ Both: no redirects, sizes capped, every wait bounded by the deadline.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable
 from typing import NamedTuple
 from urllib.parse import urlsplit
@@ -252,7 +253,8 @@ class VideoStream:
 
     Each ``read(n)`` returns ``n`` bytes until the end, as a file does, and ends by the deadline.
     It raises, and so stops the upload, when the body outgrows ``max_bytes``, ends short of its
-    ``Content-Length``, or does not start like an MP4.
+    ``Content-Length``, or does not start like an MP4. It hashes what it hands out, so the whole
+    file's SHA-256 is known at the end without reading it twice (S3 keeps only each part's).
     """
 
     def __init__(
@@ -271,6 +273,7 @@ class VideoStream:
         self.source_host = source_host or ""
         self.bytes_read = 0
         self._head = b""
+        self._hash = hashlib.sha256()
 
     def readable(self) -> bool:
         return True
@@ -300,7 +303,14 @@ class VideoStream:
             self._check_end()
         return b"".join(chunks)
 
+    @property
+    def sha256(self) -> str:
+        """The SHA-256 (lower-case hex) of the bytes read so far: the whole file's once read to its end."""
+        return self._hash.hexdigest()
+
     def _count(self, chunk: bytes) -> None:
+        # Reads come in order: upload_fileobj reads a stream that cannot seek from one thread.
+        self._hash.update(chunk)
         self.bytes_read += len(chunk)
         if self.bytes_read > self._max_bytes:
             raise VideoTooLargeError(f"the video is over ARCHIVE_MAX_BYTES ({self._max_bytes})")

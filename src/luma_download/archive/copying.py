@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from luma_download.aggregator.transport import VideoStream
 from luma_download.archive.store import Archive, find_copy, link_to, store
-from luma_download.model import CopyOutcome, Deadline, LinkGetter, StoredCopy, elapsed_ms
+from luma_download.model import CopyOutcome, Deadline, LinkGetter, elapsed_ms
 
 # Opens the video at a URL the aggregator gave, under the URL rules and the size cap.
 Download = Callable[[str, Deadline], VideoStream]
@@ -30,10 +30,9 @@ def copy_task(
     copying = time.perf_counter()
     video = download(fresh.link.url, deadline)
     try:
-        store(archive, task_id, video, source_host=video.source_host)
+        made = store(archive, task_id, video, source_host=video.source_host)
     finally:
         video.close()
-    made = StoredCopy(task_id, archive.bucket, archive.key(task_id), video.bytes_read)
     return CopyOutcome(
         made,
         link_to(archive, made),

@@ -20,7 +20,7 @@ from luma_download.errors import (
     LumaDownloadError,
     aws_error_code,
 )
-from luma_download.model import DownloadLink, StoredCopy
+from luma_download.model import DownloadLink, Provenance, StoredCopy
 from luma_download.url_rules import link_facts
 
 PART_BYTES = 8 * 1024 * 1024
@@ -38,8 +38,16 @@ _CONFIGURATION = frozenset(
 )
 
 
-class Readable(Protocol):
+class VideoBody(Protocol):
+    """A video read as a file, which counts and hashes what it hands out (``transport.VideoStream``)."""
+
     def read(self, size: int = -1, /) -> bytes: ...
+
+    @property
+    def bytes_read(self) -> int: ...
+
+    @property
+    def sha256(self) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,16 +114,18 @@ def link_seconds(configured: int, credentials: object) -> int:
     return max(low, 1)
 
 
-def store(archive: Archive, task_id: str, body: Readable, *, source_host: str) -> None:
-    """Stream ``body`` into the task's object (multipart, SHA-256 per part).
+def store(archive: Archive, task_id: str, body: VideoBody, *, source_host: str) -> StoredCopy:
+    """Stream ``body`` into the task's object (multipart, SHA-256 per part); the copy made, with its
+    provenance (the whole file's SHA-256, as ``body`` hashed it).
 
     An error raised while reading ``body`` stops the upload: the SDK aborts the multipart upload,
     so no object and no incomplete upload is left, and the error propagates as raised.
     """
+    archived_at = datetime.now(UTC).replace(microsecond=0)
     metadata = {
         "task-id": task_id,
         "source-host": source_host,
-        "archived-at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "archived-at": archived_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
     try:
         archive.s3.upload_fileobj(
@@ -131,6 +141,8 @@ def store(archive: Archive, task_id: str, body: Readable, *, source_host: str) -
         )
     except (BotoCoreError, ClientError) as exc:
         raise storage_error(exc) from None
+    made = Provenance(body.sha256, CONTENT_TYPE, archived_at, source_host)
+    return StoredCopy(task_id, archive.bucket, archive.key(task_id), body.bytes_read, made)
 
 
 def storage_error(exc: BotoCoreError | ClientError) -> LumaDownloadError:
