@@ -166,7 +166,7 @@ def build_service(
         )
         fetch: LinkGetter = client.fetch_download_link
         if settings.archive_on and archive is not None:
-            fetch, archive_now = with_archive(settings, archive, client, pool, timeouts)
+            fetch, archive_now = with_archive(settings, archive, client, pool, timeouts, secrets=secrets)
             archive_events = worker_events(settings, archive)
         link_cache = LinkCache(
             settings.url_cache_max_entries,
@@ -234,22 +234,37 @@ def with_archive(
     client: UpstreamClient,
     pool: urllib3.PoolManager,
     timeouts: Timeouts,
+    *,
+    secrets: SecretsProvider,
 ) -> tuple[LinkGetter, Archiver]:
     """The aggregator behind the archive (for the link cache to wrap), and archiving a task now.
 
     The archive's modules load here, only where the archive is on: a stack without it (and the
-    request path's cold start) does not pay for them.
+    request path's cold start) does not pay for them. With ARCHIVE_CDN_DOMAIN, links to copies are
+    CloudFront's, signed with the key in its secret, read through the token's provider on the first
+    link (``cryptography`` loads then, not here).
     """
     from luma_download.archive.copying import copy_task  # noqa: PLC0415
     from luma_download.archive.lookup import archive_first  # noqa: PLC0415
     from luma_download.archive.store import Archive  # noqa: PLC0415
 
+    cdn = None
+    if settings.archive_cdn_on:
+        from luma_download.archive.cdn_links import SigningKey  # noqa: PLC0415
+
+        cdn = SigningKey(
+            secrets,
+            settings.archive_cdn_key_secret_id,
+            settings.archive_cdn_key_id,
+            settings.archive_cdn_domain,
+        )
     archive = Archive(
         clients.s3,
         settings.archive_bucket,
         settings.archive_prefix,
         settings.archive_link_seconds,
         clients.credentials,
+        cdn,
     )
 
     def download(url: str, deadline: Deadline) -> VideoStream:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import importlib
 import io
 import json
@@ -13,12 +14,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from local.lambda_context import LocalLambdaContext
+
+if TYPE_CHECKING:
+    from local.edge import KeyPair
 
 EVENTS_DIR = Path(__file__).resolve().parent.parent / "events"
 SCHEMAS_DIR = Path(__file__).resolve().parent.parent / "docs" / "schemas"
@@ -104,6 +108,24 @@ def log_lines() -> Iterator[LogLines]:
 # The aggregator token in every suite that calls the function through its own wiring (tests/fuzz,
 # tests/contract, tests/load): shaped like a reseller's key, so it must never come out anywhere.
 CANARY_TOKEN = "sk-canary-5f0c9e1a7b3d4c2e8a6f0d1b"
+# A base64 line of a PEM this long cannot turn up by chance; a key's last line may be a few characters.
+_PEM_LINE_WATCHED = 16
+
+
+@functools.cache
+def canary_key_pair(kind: Literal["ECDSA", "RSA"]) -> KeyPair:
+    """The CloudFront private key canary of ``kind``, one per session: every leak watch looks for it, so
+    a suite that puts it where the function reads its CloudFront key has it watched like the token."""
+    from local.edge import demo_key_pair  # noqa: PLC0415 (cryptography: only once a watch or a test needs it)
+
+    return demo_key_pair(kind, f"KCANARY{kind}")
+
+
+def pem_body_lines(pem: str) -> tuple[str, ...]:
+    """The base64 lines of a PEM: what of a key would show in a leak. Not its ``-----BEGIN ...`` lines,
+    which a configuration error may name (as the form it expected)."""
+    lines = (line.strip() for line in pem.splitlines())
+    return tuple(line for line in lines if len(line) >= _PEM_LINE_WATCHED and not line.startswith("-----"))
 
 
 @dataclass
@@ -118,6 +140,10 @@ class LeakWatch:
     signatures: tuple[str, ...]
     records: int = 0
     findings: list[str] = field(default_factory=list)
+
+    def private_key(self, pem: str) -> None:
+        """Watch for this PEM's body lines too, as for the canaries (a key a test makes for a case)."""
+        self.secrets += pem_body_lines(pem)
 
     def text(self, where: str, text: str) -> None:
         """A log line, an error message, a child's output: nothing secret, no signature."""
@@ -212,12 +238,14 @@ def watching_function_output(watch: LeakWatch, capsys: pytest.CaptureFixture[str
 
 
 def new_leak_watch() -> LeakWatch:
-    """Watching for the canary, and for the signature and credential of the suites' presigned URLs."""
+    """Watching for the canaries (the token, the CloudFront private keys' PEM body lines), and for the
+    signature and credential of the suites' presigned URLs."""
     from tests.integration.conftest import presigned_r2_url  # noqa: PLC0415 (the URLs the simulators hand out)
 
     query = parse_qs(urlsplit(presigned_r2_url("any")).query)
     signature, credential = query["X-Amz-Signature"][0], query["X-Amz-Credential"][0].split("/")[0]
-    return LeakWatch(secrets=(CANARY_TOKEN,), signatures=(signature, credential))
+    keys = [line for kind in ("ECDSA", "RSA") for line in pem_body_lines(canary_key_pair(kind).private_pem)]
+    return LeakWatch(secrets=(CANARY_TOKEN, *keys), signatures=(signature, credential))
 
 
 @pytest.fixture

@@ -1,11 +1,11 @@
 """One secret read from Secrets Manager through Powertools: cached, shared, waited for until a deadline.
 
 The aggregator token (``aggregator.secret_token``) and the CloudFront private key
-(``archive.cdn_keys``) are read this way. A read that has to go to Secrets Manager runs on a thread of
-its own, and the request waits for it only as long as its deadline allows: a hanging Secrets Manager
-costs the request its remaining time, not the SDK's retries (the read itself ends by the SDK's own
-timeouts). Callers that need a read while one is in flight (a batch's workers) wait for that one: one
-paid ``GetSecretValue``.
+(``archive.cdn_links.SigningKey``) are read this way. A read that has to go to Secrets Manager runs on
+a thread of its own, and the request waits for it only as long as its deadline allows: a hanging
+Secrets Manager costs the request its remaining time, not the SDK's retries (the read itself ends by
+the SDK's own timeouts). Callers that need a read while one is in flight (a batch's workers) wait for
+that one: one paid ``GetSecretValue``.
 
 Errors name the secret by what it is for (``what``: "token", "CloudFront key"), never by its value.
 """

@@ -9,7 +9,14 @@ from types import ModuleType
 
 import pytest
 
-from tests.conftest import CANARY_TOKEN, SERVICE, new_leak_watch, watching_function_output
+from tests.conftest import (
+    CANARY_TOKEN,
+    SERVICE,
+    canary_key_pair,
+    new_leak_watch,
+    pem_body_lines,
+    watching_function_output,
+)
 from tests.integration.conftest import SIGNATURE, presigned_r2_url
 
 LINK = presigned_r2_url("task-1")
@@ -74,6 +81,45 @@ def test_a_canary_is_seen_in_any_answer_header_body_or_exception() -> None:
 
     assert len(watch.findings) == 5, watch.findings
     assert "in raised (RuntimeError)" in watch.findings[-1]
+
+
+@pytest.mark.parametrize("kind", ["ECDSA", "RSA"])
+def test_any_line_of_a_private_key_canary_is_seen_but_not_the_pem_s_frame(kind: str) -> None:
+    # Given the watch, and the canary key of this kind (the one the CDN suites store as the signing key)
+    pem = canary_key_pair(kind).private_pem  # type: ignore[arg-type]
+    lines = pem_body_lines(pem)
+    assert len(lines) >= 2  # every full base64 line of the key: a leak of any part of it is seen
+    watch = new_leak_watch()
+
+    # When one line of the key shows in a log line, an error body, a redirect, or an exception
+    watch.text("a log line", f"key={lines[-1]}")
+    watch.response("error body", 500, {}, json.dumps({"error": {"message": lines[0]}}))
+    watch.response("location", 302, {"Location": f"https://x.example/?k={lines[1]}"}, "")
+    watch.exception("raised", ValueError(pem))
+    # but not the PEM's frame, which a configuration error names as the form it expected
+    watch.text("a configuration error", "not a PEM private key (-----BEGIN PRIVATE KEY-----)")
+
+    places = [finding.split(" in ")[1].split(":")[0] for finding in watch.findings]
+    assert list(dict.fromkeys(places)) == [
+        "a log line",
+        "error body response",
+        "location response",
+        "raised (ValueError)",
+    ]
+
+
+def test_a_key_a_test_makes_is_watched_once_added() -> None:
+    from local.edge import demo_key_pair  # noqa: PLC0415
+
+    pem = demo_key_pair("ECDSA", "KOTHER").private_pem
+    watch = new_leak_watch()
+    watch.text("before", pem)
+    watch.private_key(pem)
+    watch.text("after", pem)
+
+    assert [finding.split(" in ")[1].split(":")[0] for finding in watch.findings] == ["after"] * len(
+        pem_body_lines(pem)
+    )
 
 
 def test_a_watch_that_saw_nothing_fails() -> None:

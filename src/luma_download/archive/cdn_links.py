@@ -13,6 +13,10 @@ The key (RSA 2048 or ECDSA P-256, the two CloudFront accepts) is read once, when
 serve is a ``ConfigurationError`` whose detail names only what is wrong (its type, curve or size):
 never the key, and with no chained exception that could carry it.
 
+On the request path the key comes from Secrets Manager (``SigningKey``): read on the first link asked
+for, through the cached, deadline-bounded reading the token uses (``luma_download.secret_reading``), once
+per container; the signer is built from it then and reused while the secret's value is the same object.
+
 The expiry is the caller's ``expires_at``, carried as ``Expires`` (epoch seconds), where
 ``url_rules.link_facts`` reads it back with the link's log form as for any presigned link: the
 ``Cache-Control`` and link cache count down to it. Unlike an S3 presigned link, nothing else cuts it
@@ -24,13 +28,18 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import quote
 
 from botocore.signers import CloudFrontSigner
 
 from luma_download.errors import ConfigurationError
+from luma_download.model import Deadline
+from luma_download.secret_reading import SecretReader
 from luma_download.url_rules import is_loopback_host
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.parameters.base import BaseProvider
 
 KeyType = Literal["RSA", "ECDSA"]
 HASH_ALGORITHM = "SHA256"
@@ -40,6 +49,9 @@ _KEY_PAIR_ID = re.compile(r"[A-Z0-9]{1,64}", re.ASCII)
 _DOMAIN = re.compile(r"([a-z0-9](?:[a-z0-9.-]*[a-z0-9])?)(?::[0-9]{1,5})?", re.ASCII)
 _RSA_BITS = 2048
 _SUPPORTED = "CloudFront signs with RSA 2048 or ECDSA P-256 keys"
+# The key is read once per container: no container lives this long. A new key pair means a new
+# ARCHIVE_CDN_KEY_ID, so a redeploy, so new containers: re-reading the secret could find nothing new.
+KEY_MAX_AGE_SECONDS = 365 * 24 * 3600
 
 
 class CdnLinks:
@@ -63,6 +75,57 @@ class CdnLinks:
         moment = datetime.fromtimestamp(expires_at, UTC)
         signed = self._signer.generate_presigned_url(self._base_url + _path(key), date_less_than=moment)
         return f"{signed}&Hash-Algorithm={HASH_ALGORITHM}"
+
+
+class SigningKey:
+    """Links signed with the private key in a secret, read on the first link asked for, then kept.
+
+    One instance per container; the threads of a batch share its one read (``SecretReader``). A value
+    that cannot sign is not kept: the next link reads the secret again, past every cache, so a fixed
+    secret serves without a redeploy (a misconfigured stack pays one ``GetSecretValue`` per request,
+    as with a missing secret, which no cache holds).
+    """
+
+    __slots__ = ("_built", "_domain", "_key_pair_id", "_refused", "_secret")
+
+    def __init__(self, provider: BaseProvider, secret_id: str, key_pair_id: str, domain: str) -> None:
+        self._secret = SecretReader(provider, secret_id, KEY_MAX_AGE_SECONDS, what="CloudFront key")
+        self._key_pair_id = key_pair_id
+        self._domain = domain
+        # The secret's value last turned into a signer, and that signer.
+        self._built: tuple[object, CdnLinks] | None = None
+        self._refused = False  # the last value read could not sign
+
+    def link(self, key: str, expires_at: int, deadline: Deadline) -> str:
+        """``CdnLinks.link``; the first call reads the key before ``deadline``.
+
+        Raises ``ConfigurationError`` (no secret, not a PEM private key, a key CloudFront does not take),
+        or the secret's passing faults (``UpstreamUnavailableError``, ``UpstreamTimeoutError``).
+        """
+        secret = self._secret
+        raw = secret.read(deadline, force_fetch=True) if self._refused else secret.get(deadline)
+        built = self._built
+        if built is None or built[0] is not raw:
+            try:
+                built = (raw, self._signer(raw))
+            except ConfigurationError:
+                self._refused = True
+                raise
+            self._built, self._refused = built, False
+        return built[1].link(key, expires_at)
+
+    def _signer(self, raw: object) -> CdnLinks:
+        if not isinstance(raw, str | bytes):
+            raise ConfigurationError("CloudFront key secret is empty")
+        text = raw.decode("latin-1") if isinstance(raw, bytes) else raw
+        if text.lstrip().startswith("{"):  # the console's key/value form stores JSON
+            raise ConfigurationError(
+                "CloudFront key secret holds JSON: store the PEM private key itself as its plaintext"
+            )
+        # The loopback stand-in of CloudFront (local/edge.py) speaks plain http; settings allow no other.
+        host = self._domain.split(":", 1)[0]
+        scheme: Literal["https", "http"] = "http" if is_loopback_host(host) else "https"
+        return from_pem(raw, self._key_pair_id, self._domain, scheme=scheme)
 
 
 def from_pem(

@@ -24,7 +24,9 @@ def copy_task(
     started = time.perf_counter()
     found = find_copy(archive, task_id)
     if found is not None:
-        return CopyOutcome(found, link_to(archive, found), made=False, archive_ms=elapsed_ms(started))
+        return CopyOutcome(
+            found, link_to(archive, found, deadline), made=False, archive_ms=elapsed_ms(started)
+        )
     looked = elapsed_ms(started)
     fresh = resolve(task_id, deadline)
     copying = time.perf_counter()
@@ -35,7 +37,7 @@ def copy_task(
         video.close()
     return CopyOutcome(
         made,
-        link_to(archive, made),
+        link_to(archive, made, deadline),
         made=True,
         upstream_ms=fresh.upstream_ms,
         archive_ms=looked + elapsed_ms(copying),

@@ -2,7 +2,10 @@
 
 Composed under the link cache (``cached(archive_first(fetch, ...))``): a cached link answers first,
 then the archive, then the aggregator. Neither a failed archive lookup nor a failed enqueue fails
-the request; both are noted on the outcome for the request record and its metrics.
+the request; both are noted on the outcome for the request record and its metrics. One failure does:
+a copy that is there but cannot be linked to for a misconfiguration (the CloudFront key's secret
+missing or not a key CloudFront takes) is ``misconfigured``, as a bad token secret is, not hidden
+behind the aggregator.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from typing import Any
 
 from luma_download.archive.jobs import enqueue
 from luma_download.archive.store import Archive, find_copy, link_to
-from luma_download.errors import LumaDownloadError
+from luma_download.errors import ConfigurationError, LumaDownloadError
 from luma_download.model import (
     ArchiveUse,
     Deadline,
@@ -20,6 +23,7 @@ from luma_download.model import (
     EnqueueResult,
     LinkGetter,
     LinkOutcome,
+    StoredCopy,
     elapsed_ms,
 )
 from luma_download.off_thread import call_within
@@ -36,6 +40,7 @@ def archive_first(fetch: LinkGetter, archive: Archive, *, sqs: Any, queue_url: s
         state: ArchiveUse = "miss"
         notes: list[str] = []
         link: DownloadLink | None = None
+        copy: StoredCopy | None = None
         try:
             # A slow S3 may take a third of the time left (at most 2 s): the aggregator gets the rest.
             copy = call_within(
@@ -43,10 +48,13 @@ def archive_first(fetch: LinkGetter, archive: Archive, *, sqs: Any, queue_url: s
                 lambda: find_copy(archive, task_id),
                 name="archive lookup",
             )
-            link = None if copy is None else link_to(archive, copy)
+            link = None if copy is None else link_to(archive, copy, deadline)
         except LumaDownloadError as exc:
+            if copy is not None and isinstance(exc, ConfigurationError):
+                raise
             state = "unavailable"
-            notes.append(f"archive lookup failed: {exc.detail or exc.message}")
+            step = "lookup" if copy is None else "link"  # a link's: the CloudFront key's passing fault
+            notes.append(f"archive {step} failed: {exc.detail or exc.message}")
         except TimeoutError as exc:
             state = "unavailable"
             notes.append(f"archive lookup failed: {exc}")

@@ -6,9 +6,10 @@ and reached through the SDK's own variables (``AWS_ENDPOINT_URL_S3``, ...).
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import BotoCoreError, ClientError
@@ -22,6 +23,10 @@ from luma_download.errors import (
 )
 from luma_download.model import DownloadLink, Provenance, StoredCopy
 from luma_download.url_rules import link_facts
+
+if TYPE_CHECKING:  # loaded only where CloudFront signs the links (``handler.with_archive``)
+    from luma_download.archive.cdn_links import SigningKey
+    from luma_download.model import Deadline
 
 PART_BYTES = 8 * 1024 * 1024
 # A stream of unknown length goes up in parts of PART_BYTES, two at a time; at most two are held
@@ -59,6 +64,7 @@ class Archive:
     prefix: str
     link_seconds: int
     credentials: Any = None  # the client's botocore credentials, to learn when they expire
+    cdn: SigningKey | None = None  # CloudFront signs the links (ARCHIVE_CDN_DOMAIN); None: S3 presigns
 
     def key(self, task_id: str) -> str:
         return f"{self.prefix}{task_id}.mp4"
@@ -78,14 +84,19 @@ def find_copy(archive: Archive, task_id: str) -> StoredCopy | None:
     return StoredCopy(task_id, archive.bucket, key, int(head.get("ContentLength", 0)))
 
 
-def link_to(archive: Archive, copy: StoredCopy) -> DownloadLink:
-    """A presigned GET of the copy, signed locally; it never outlives the signing credentials."""
-    seconds = link_seconds(archive.link_seconds, archive.credentials)
-    url = str(
-        archive.s3.generate_presigned_url(
-            "get_object", Params={"Bucket": copy.bucket, "Key": copy.key}, ExpiresIn=seconds
+def link_to(archive: Archive, copy: StoredCopy, deadline: Deadline) -> DownloadLink:
+    """A link to the copy for ``link_seconds``, signed locally: by CloudFront's key pair when the archive
+    has a CDN (the first one reads the key, before ``deadline``), else a presigned S3 GET, which never
+    outlives the signing credentials. Either way ``link_facts`` reads its expiry back from the URL."""
+    if archive.cdn is not None:
+        url = archive.cdn.link(copy.key, int(time.time()) + archive.link_seconds, deadline)
+    else:
+        seconds = link_seconds(archive.link_seconds, archive.credentials)
+        url = str(
+            archive.s3.generate_presigned_url(
+                "get_object", Params={"Bucket": copy.bucket, "Key": copy.key}, ExpiresIn=seconds
+            )
         )
-    )
     expires_at, log_url = link_facts(url)
     return DownloadLink(copy.task_id, url, expires_at, source="archive", log_url=log_url)
 

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -17,9 +18,12 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519, padding, rsa
 
 from local.edge import KeyPair, demo_key_pair
-from luma_download.archive.cdn_links import CdnLinks, from_pem
+from luma_download.archive import cdn_links
+from luma_download.archive.cdn_links import CdnLinks, SigningKey, from_pem
 from luma_download.errors import ConfigurationError
+from luma_download.model import Deadline
 from luma_download.url_rules import link_facts
+from tests.unit.conftest import Vault
 
 ROOT = Path(__file__).resolve().parents[3]
 DOMAIN = "d111111abcdef8.cloudfront.net"
@@ -280,3 +284,70 @@ def test_cryptography_is_loaded_only_when_a_signer_is_built(key_pairs: dict[str,
         check=True,
     )
     assert json.loads(probe.stdout) == {"at_import": False, "after_build": True}
+
+
+SECRET_ID = "luma/archive-cdn-key"
+
+
+def signing_key(vault: Vault, domain: str = DOMAIN) -> SigningKey:
+    return SigningKey(vault, SECRET_ID, KEY_ID, domain)
+
+
+@pytest.mark.parametrize("binary", [False, True])
+def test_the_key_in_the_secret_is_read_once_and_signs_every_link(
+    key_pairs: dict[str, KeyPair], binary: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pair = key_pairs["ECDSA"]
+    vault = Vault(pair.private_pem.encode() if binary else pair.private_pem)  # SecretBinary or SecretString
+    key = signing_key(vault)
+    built: list[CdnLinks] = []
+
+    def counted(*args: Any, **kwargs: Any) -> CdnLinks:
+        built.append(from_pem(*args, **kwargs))
+        return built[-1]
+
+    monkeypatch.setattr(cdn_links, "from_pem", counted)
+
+    urls = [key.link("luma/abc.mp4", EXPIRES, Deadline(5)) for _ in range(3)]
+
+    # one GetSecretValue, one signer built (the PEM parsed once), three links
+    assert vault.fetches == [SECRET_ID]
+    assert len(built) == 1
+    for url in urls:
+        assert url.startswith(f"https://{DOMAIN}/luma/abc.mp4?Expires={EXPIRES}&")
+        verify(pair.public_pem, signature_of(url), CANNED_POLICY, hashes.SHA256())
+
+
+def test_a_loopback_domain_is_the_local_stand_in_over_http(key_pairs: dict[str, KeyPair]) -> None:
+    key = signing_key(Vault(key_pairs["RSA"].private_pem), "127.0.0.1:8443")
+
+    assert key.link("a.mp4", EXPIRES, Deadline(5)).startswith("http://127.0.0.1:8443/a.mp4?Expires=")
+
+
+@pytest.mark.parametrize(
+    ("value", "detail"),
+    [
+        (None, "CloudFront key secret is empty"),
+        ('{"private_key": "-----BEGIN PRIVATE KEY-----"}', "CloudFront key secret holds JSON"),
+        (b'  {"pem": "x"}', "CloudFront key secret holds JSON"),
+        ("not a key", "CloudFront private key: not an unencrypted PEM private key"),
+    ],
+)
+def test_a_value_that_cannot_sign_is_read_again_until_it_is_fixed(
+    key_pairs: dict[str, KeyPair], value: object, detail: str
+) -> None:
+    # Given a secret holding something that is not a key
+    vault = Vault(value)
+    key = signing_key(vault)
+    with pytest.raises(ConfigurationError) as raised:
+        key.link("a.mp4", EXPIRES, Deadline(5))
+    assert raised.value.detail is not None
+    assert raised.value.detail.startswith(detail)
+
+    # When the operator puts the key in it (Powertools still caches the old value, for a year)
+    vault.value = key_pairs["ECDSA"].private_pem
+
+    # Then the next link reads it past every cache, and the one after reuses it
+    assert key.link("a.mp4", EXPIRES, Deadline(5)).startswith(f"https://{DOMAIN}/a.mp4?")
+    assert key.link("b.mp4", EXPIRES, Deadline(5)).startswith(f"https://{DOMAIN}/b.mp4?")
+    assert vault.fetches == [SECRET_ID, SECRET_ID]
