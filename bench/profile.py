@@ -50,6 +50,12 @@ BUCKETS: list[tuple[str, str, str | None, bool]] = [
         None,
         True,
     ),
+    (
+        "token (cached after one Powertools SecretsProvider read)",
+        "luma_download/secret_reading.py",
+        None,
+        True,
+    ),
     ("URL rules: check, expiry, redaction", "luma_download/url_rules.py", None, True),
     ("link cache (OrderedDict LRU, lock)", "luma_download/link_cache.py", "get", True),
     ("link cache (OrderedDict LRU, lock)", "luma_download/link_cache.py", "put", True),
