@@ -34,6 +34,13 @@ COLD_SHORT_LABELS = {
     "shipped_source": "as shipped before (no bytecode)",
     "floor": "cold floor",
 }
+# Handing out an archive link (bench.links): no target, the figures say what each way costs.
+LINK_KINDS = ("s3", "ecdsa", "rsa")
+LINK_LABELS = {
+    "s3": "S3 presign (`generate_presigned_url`)",
+    "ecdsa": "CloudFront, ECDSA P-256",
+    "rsa": "CloudFront, RSA 2048",
+}
 HIT_TARGET = 1.15  # hit p50 / framework floor p50
 MISS_TARGET = 1.15  # miss p50 / (raw GET p50 + framework floor p50)
 COLD_TARGET = 1.05
@@ -47,6 +54,7 @@ class Results:
     cold_parts: dict[str, dict[str, float]]  # µs of import time by part (bench.importtime), by kind
     rss: dict[str, Any]
     archive: dict[str, Any]
+    links: dict[str, Any]  # bench.links: "first" (fresh processes, by kind) and "cached" (samples)
     counts: dict[str, dict[str, int]]
     profile: dict[str, Any]
     options: dict[str, Any]
@@ -100,6 +108,31 @@ def archive_stats(results: Results) -> dict[str, float]:
         "floor_mbps": archive["size"] / floor / 1e6,
         "big_mbps": archive["big_bytes"] / archive["big_seconds"] / 1e6,
     }
+
+
+def link_stats(results: Results) -> dict[str, dict[str, float]]:
+    """By contender: the first link (ms: medians, ranges; the GetSecretValue call and the rest), and
+    the cached hit (µs: p50, p90)."""
+    stats = {}
+    for kind in LINK_KINDS:
+        runs = results.links["first"][kind]
+        totals = [run["total_s"] * 1000 for run in runs]
+        own = [(run["total_s"] - run["secret_s"]) * 1000 for run in runs]
+        hits = sorted(ns / 1000 for ns in results.links["cached"]["samples_ns"][kind])
+        stats[kind] = {
+            "first_ms": median(totals),
+            "first_min_ms": min(totals),
+            "first_max_ms": max(totals),
+            "secret_ms": median([run["secret_s"] * 1000 for run in runs]),
+            "own_ms": median(own),
+            "own_min_ms": min(own),
+            "own_max_ms": max(own),
+            "runs": len(runs),
+            "p50": median(hits),
+            "p90": percentile(hits, 0.9),
+            "n": len(hits),
+        }
+    return stats
 
 
 def warm_targets(results: Results, level: str) -> list[Target]:

@@ -20,6 +20,9 @@ Method (also written into docs/benchmarks.md):
 6. The archive (``bench.archive``, a child started first): peak RSS while the handler archives a
    300 MB video from the simulator into moto's S3, then archive throughput beside a floor (one
    plain GET and one PutObject of the same file), interleaved.
+7. Handing out an archive link (``bench.links``): an S3 presign and CloudFront links signed with
+   ECDSA P-256 and RSA 2048 keys read from the moto Secrets Manager, the first in fresh processes
+   (the contenders in turn), then cached hits interleaved in one child.
 
 Every child gets the variables the Lambda runtime sets (see ``bench.common``). Every loop is
 bounded in count and in time; every child has a timeout.
@@ -52,6 +55,7 @@ from bench.common import (
 )
 from bench.figures import COLD_KINDS, LOG_LEVELS, Results
 from bench.importtime import init_parts
+from bench.links import links_phase, put_signing_keys
 from bench.plot import plot
 from bench.shipped import build_layouts
 from bench.table import render
@@ -72,6 +76,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--archive-big-mb", type=int, default=300, help="MiB archived for the RSS figure")
     parser.add_argument("--archive-mb", type=int, default=64, help="MiB archived per throughput round")
     parser.add_argument("--archive-runs", type=int, default=5, help="archive throughput rounds")
+    parser.add_argument("--link-runs", type=int, default=5, help="first links of each kind (default 5)")
+    parser.add_argument("--link-iterations", type=int, default=3000, help="timed cached links of each kind")
     parser.add_argument("--invocations", type=int, default=400, help="invocations for the call counts")
     parser.add_argument("--count-ids", type=int, default=50, help="distinct ids among those invocations")
     parser.add_argument("--profile-invocations", type=int, default=1500, help="profiled hits, then misses")
@@ -320,6 +326,7 @@ def main(argv: list[str]) -> int:
     try:
         aws.apply()
         aws.put_token(SECRET_ID, TOKEN)
+        put_signing_keys(aws)  # the CloudFront keys bench.links reads
         # Each warm run asks for task ids of its own: every miss is a first sight.
         miss_ids = {
             level: [f"miss-{level.lower()}-{i:05d}" for i in range(options.warmup + options.iterations)]
@@ -364,6 +371,12 @@ def main(argv: list[str]) -> int:
             flush=True,
         )
         cold, cold_parts = cold_phase(options.cold_runs, cold_id, env)
+        print(
+            f"bench: archive links, {options.link_runs} first links of each kind in fresh processes, "
+            f"then {options.link_iterations} cached ones interleaved",
+            flush=True,
+        )
+        links = links_phase(options.link_runs, options.link_iterations, env, run_child)
         print(f"bench: peak RSS after {options.rss_ids} distinct ids", flush=True)
         rss = rss_phase(rss_child, options.rss_ids, rss_prefix, function_env)
         print(f"bench: Secrets Manager and upstream calls over {options.invocations} invocations", flush=True)
@@ -388,6 +401,7 @@ def main(argv: list[str]) -> int:
         cold_parts=cold_parts,
         rss=rss,
         archive=archive,
+        links=links,
         counts=counts,
         profile=profile,
         options=vars(options),

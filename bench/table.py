@@ -13,10 +13,13 @@ from bench.figures import (
     COLD_LABELS,
     COLD_SHORT_LABELS,
     CONTENDERS,
+    LINK_KINDS,
+    LINK_LABELS,
     LOG_LEVELS,
     Results,
     archive_stats,
     cold_stats,
+    link_stats,
     targets,
     warm_stats,
 )
@@ -111,6 +114,7 @@ def render(results: Results) -> tuple[list[str], list[str], bool]:
         ["floor: one GET into memory + one PutObject", f"{copy['floor_mbps']:.0f}", f"{copy['floor_s']:.2f}"],
     ]
     profile_rows, profile_notes = _profile_rows(results)
+    first_link_table, cached_link_table, link_notes = _link_tables(results)
     cold_header = [
         "cold start (medians)",
         "total ms",
@@ -132,6 +136,12 @@ def render(results: Results) -> tuple[list[str], list[str], bool]:
         ),
         "",
         *_table([f"archive, {mib:.0f} MiB video", "MB/s (median)", "s (median)"], archive_rows),
+        "",
+        "archive link, first in a fresh process:",
+        *first_link_table,
+        "",
+        "archive link, cached hit:",
+        *cached_link_table,
     ]
     machine = _machine()
     rss = results.rss
@@ -249,6 +259,35 @@ def render(results: Results) -> tuple[list[str], list[str], bool]:
         "objects in memory and shares the parent's GIL with the simulator, so the absolute figures say "
         "little about S3; the ratio says what streaming in parts costs beside the plainest copy.",
         "",
+        "## Handing out an archive link",
+        "",
+        "What `archive.store.link_to(archive, copy, deadline)` costs on an archive hit: an S3 presigned "
+        "GET (the default), or a CloudFront link signed with the distribution's key (`ARCHIVE_CDN_DOMAIN`), "
+        "ECDSA P-256 or RSA 2048. Each archive is built as `handler.with_archive` builds it, on the "
+        "clients `handler` makes at init (`bench.links`). No target is set for these figures.",
+        "",
+        f"**The first link** in a container: {results.options['link_runs']} fresh processes per "
+        "contender, the contenders in turn, after one discarded round; each imports the handler and "
+        "builds the archive (the S3 client, the Secrets Manager provider, the `SigningKey`) before its "
+        "clock starts, then times one `link_to`. For CloudFront that first link reads the PEM from "
+        "Secrets Manager through the Powertools provider: **a real `GetSecretValue` to moto on "
+        "loopback**, the first call of that client, as on a container whose first request is an archive "
+        "hit. That call is timed on its own by "
+        "botocore event hooks (`before-parameter-build` to `after-call`); *without the secret read* is "
+        "the rest: importing `cryptography`, loading the key, building the signer, signing. The S3 "
+        "presign reads no secret: its first call in a process pays the client's first use.",
+        "",
+        *first_link_table,
+        "",
+        f"**A cached hit**: one process holds the three archives, each warmed by one link (key read, "
+        f"signer built), then {results.links['cached']['iterations']:,} iterations call each contender "
+        "once (every order of the three in turn, after 100 untimed), each the real `link_to` with a new "
+        f"`Deadline`; Secrets Manager calls during the loop: {results.links['cached']['secret_calls']}.",
+        "",
+        *cached_link_table,
+        "",
+        *link_notes,
+        "",
         "## Where the time goes",
         "",
         f"A separate, untimed child ran {results.profile['hit']['invocations']:,} cache hits, then "
@@ -313,6 +352,57 @@ def render(results: Results) -> tuple[list[str], list[str], bool]:
         "",
     ]
     return summary, page, passed
+
+
+def _link_tables(results: Results) -> tuple[list[str], list[str], list[str]]:
+    """The first link's table (ms), the cached hit's (µs), and what they say about RSA and ECDSA."""
+    links = link_stats(results)
+    sign_us = results.links["cached"]["sign_us"]
+    first = _table(
+        [
+            "first link (fresh process)",
+            "ms (median)",
+            "range ms",
+            "of it GetSecretValue ms",
+            "without the secret read ms",
+            "range ms",
+            "runs",
+        ],
+        [
+            [
+                LINK_LABELS[kind],
+                f"{links[kind]['first_ms']:.1f}",
+                f"{links[kind]['first_min_ms']:.1f} to {links[kind]['first_max_ms']:.1f}",
+                f"{links[kind]['secret_ms']:.1f}" if kind in sign_us else "none",
+                f"{links[kind]['own_ms']:.1f}",
+                f"{links[kind]['own_min_ms']:.1f} to {links[kind]['own_max_ms']:.1f}",
+                f"{links[kind]['runs']:.0f}",
+            ]
+            for kind in LINK_KINDS
+        ],
+    )
+    cached = _table(
+        ["cached hit", "p50 µs", "p90 µs", "p50 / S3 presign p50", "signature alone µs", "samples"],
+        [
+            [
+                LINK_LABELS[kind],
+                f"{links[kind]['p50']:,.0f}",
+                f"{links[kind]['p90']:,.0f}",
+                f"{links[kind]['p50'] / links['s3']['p50']:.2f}",
+                f"{sign_us[kind]:,.0f}" if kind in sign_us else "",
+                f"{links[kind]['n']:,.0f}",
+            ]
+            for kind in LINK_KINDS
+        ],
+    )
+    notes = [
+        f"RSA / ECDSA: the signature alone {sign_us['rsa'] / sign_us['ecdsa']:.1f}x, a cached link "
+        f"{links['rsa']['p50'] / links['ecdsa']['p50']:.1f}x (p50), the first link without the secret "
+        f"read {links['rsa']['own_ms'] / links['ecdsa']['own_ms']:.1f}x (medians). *Signature alone* "
+        "is the signing function the real path builds from the same secret, over a link's canned "
+        "policy, in a tight loop (median of 7 repeats of 200): a lower bound.",
+    ]
+    return first, cached, notes
 
 
 def _profile_rows(results: Results) -> tuple[list[list[str]], list[str]]:
