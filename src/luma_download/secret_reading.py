@@ -79,17 +79,19 @@ class SecretReader:
             return cached[0]
         return self.read(deadline, force_fetch=False)
 
-    def in_flight(self) -> bool:
-        """Whether a read is on its way to Secrets Manager now (another caller's)."""
-        return self._reading is not None
+    def in_flight(self) -> Future[object] | None:
+        """The read on its way to Secrets Manager now (another caller's), if any."""
+        return self._reading
 
     def read(self, deadline: Deadline, *, force_fetch: bool) -> object:
         """The secret, read on a thread of its own (or the read in flight, joined), waited for until
         ``deadline``. A read given up on is not joined later: a stuck read holds up no later invocation;
         it ends by the SDK's own timeouts, its answer unused."""
-        remaining = deadline.remaining()
-        if remaining <= 0:
-            raise UpstreamTimeoutError(f"out of time before reading the {self.what}")
+        self.time_left(deadline)
+        return self.wait(self.begin(force_fetch=force_fetch), deadline)
+
+    def begin(self, *, force_fetch: bool) -> Future[object]:
+        """Start a read, or join the one in flight; ``wait`` for its answer."""
         with self._lock:
             future = self._reading
             if future is None:
@@ -99,6 +101,11 @@ class SecretReader:
                     name="secret-read",
                     before_settling=self._forget,
                 )
+        return future
+
+    def wait(self, future: Future[object], deadline: Deadline) -> object:
+        """``future``'s value (a read from ``begin``), waited for until ``deadline``."""
+        remaining = self.time_left(deadline)
         try:
             return future.result(timeout=remaining)
         except FutureTimeoutError:
@@ -106,6 +113,13 @@ class SecretReader:
             raise UpstreamTimeoutError(
                 "Secrets Manager did not answer in time", detail=f"GetSecretValue ({self.what}): no answer"
             ) from None
+
+    def time_left(self, deadline: Deadline) -> float:
+        """What ``deadline`` leaves to wait; none left: ``UpstreamTimeoutError``, naming the secret."""
+        remaining = deadline.remaining()
+        if remaining <= 0:
+            raise UpstreamTimeoutError(f"out of time before reading the {self.what}")
+        return remaining
 
     def _forget(self, future: Future[object]) -> None:
         with self._lock:

@@ -55,12 +55,15 @@ class TokenSource:
     def refresh(self, deadline: Deadline) -> str:
         """Re-read after the aggregator refused the token; a read in the last interval is reused, and
         one in flight (another worker's) is waited for rather than answered from the old cache."""
-        with self._lock:
-            force = time.monotonic() - self._forced_at >= FORCED_READ_INTERVAL_SECONDS
-            if force:
+        with self._lock:  # deciding to force and starting that read are one step: a worker refused
+            # just after sees the read in flight, never only the old token still cached beside it
+            reading = self._secret.in_flight()
+            if time.monotonic() - self._forced_at >= FORCED_READ_INTERVAL_SECONDS:
+                self._secret.time_left(deadline)  # none left: start nothing
                 self._forced_at = time.monotonic()
-        if force or self._secret.in_flight():
-            return self._token(self._secret.read(deadline, force_fetch=force))
+                reading = self._secret.begin(force_fetch=True)
+        if reading is not None:
+            return self._token(self._secret.wait(reading, deadline))
         return self.get(deadline)
 
     def _token(self, raw: object) -> str:
