@@ -44,6 +44,15 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def wait_for_the_copy(run: LocalRunProcess, task_url: str) -> None:
+    """Until ``task_url`` answers from the archive (the poller has copied it): at most ~20 s."""
+    for _ in range(80):
+        if document(task_url)["source"] == "archive":
+            return
+        time.sleep(0.25)
+    raise AssertionError(f"never archived:\n{run.stderr[-3000:]}")
+
+
 def test_a_permanent_link_survives_the_aggregator_s_rotation(archive_run: LocalRunProcess) -> None:
     completed = archive_run.task_urls["completed"]
     rotate = ROTATE.search(archive_run.stdout)
@@ -55,12 +64,7 @@ def test_a_permanent_link_survives_the_aggregator_s_rotation(archive_run: LocalR
     assert (first["source"], urlsplit(first["url"]).path.startswith("/files/")) == ("aggregator", True)
 
     # The poller hands the job to the function; soon the same URL answers with the copy
-    for _ in range(80):  # at most ~20 s
-        latest = document(completed)
-        if latest["source"] == "archive":
-            break
-        time.sleep(0.25)
-    assert latest["source"] == "archive", archive_run.stderr[-3000:]
+    wait_for_the_copy(archive_run, completed)
     assert any(
         '"front_door":"sqs"' in line and '"archive":"copied"' in line for line in archive_run.stderr_lines
     )
@@ -95,12 +99,7 @@ def test_with_cloudfront_delivery_the_copy_plays_by_a_signed_link(edge_run: Loca
     assert edge, edge_run.stdout
     completed = edge_run.task_urls["completed"]
     assert document(completed)["source"] == "aggregator"
-    for _ in range(80):  # at most ~20 s
-        latest = document(completed)
-        if latest["source"] == "archive":
-            break
-        time.sleep(0.25)
-    assert latest["source"] == "archive", edge_run.stderr[-3000:]
+    wait_for_the_copy(edge_run, completed)
 
     answer = request(completed)
     assert answer.status == 302
