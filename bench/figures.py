@@ -83,6 +83,11 @@ def warm_stats(results: Results, level: str = "INFO") -> dict[str, dict[str, flo
     return stats
 
 
+def miss_beside_peer(results: Results, level: str = "INFO") -> float:
+    """Our miss's p50 (µs) in the peer's loop, where the peer's ratio is measured."""
+    return median([ns / 1000 for ns in results.warm[level]["miss_beside_peer_ns"]])
+
+
 def cold_stats(results: Results) -> dict[str, dict[str, float]]:
     return {
         kind: {
@@ -166,10 +171,16 @@ def cold_ratio(results: Results, kind: str) -> float:
 def targets(results: Results) -> list[Target]:
     warm = warm_stats(results)
     ours_counts = results.counts["ours"]
-    peer_ratio = warm["miss"]["p50"] / warm["peer"]["p50"]
+    peer_ratio = miss_beside_peer(results) / warm["peer"]["p50"]
     return [
         *(target for level in LOG_LEVELS for target in warm_targets(results, level)),
-        Target("our miss p50 / hand-written peer p50, INFO", peer_ratio, f"{peer_ratio:.2f}", 0.5, "≤ 0.5"),
+        Target(
+            "our miss p50 / hand-written peer p50 (interleaved in their own loop), INFO",
+            peer_ratio,
+            f"{peer_ratio:.2f}",
+            0.5,
+            "≤ 0.5",
+        ),
         *(
             Target(
                 f"cold start / cold floor (medians): {label}",

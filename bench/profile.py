@@ -109,6 +109,7 @@ def direct_timings(handler: Any, hit_id: str) -> dict[str, float]:
     from aws_lambda_powertools.metrics import MetricUnit  # noqa: PLC0415
 
     from luma_download import url_rules  # noqa: PLC0415
+    from luma_download.front_doors.event_shapes import front_door  # noqa: PLC0415
     from luma_download.front_doors.http_api import build_resolver  # noqa: PLC0415
     from luma_download.model import Deadline  # noqa: PLC0415
     from luma_download.request_record import RequestRecord  # noqa: PLC0415
@@ -144,6 +145,7 @@ def direct_timings(handler: Any, hit_id: str) -> dict[str, float]:
     timings = {}
     for name, call in (
         ("a whole cache hit, back to back (compare the interleaved p50)", whole_hit),
+        ("the front door's check of the event (every key, the maps' types)", lambda: front_door(event)),
         ("the event handler resolving the route, link given (our route code included)", resolve),
         ("the INFO log line (Powertools Logger)", log_line),
         ("a miss's 2 metrics and the EMF flush (Powertools Metrics)", metrics),

@@ -6,11 +6,12 @@ Method (also written into docs/benchmarks.md):
    token, and the aggregator simulator, both on 127.0.0.1, and registers completed tasks in it.
 2. Warm latencies (``bench.warm``, a child process, so the function never shares a GIL with the
    servers): the floor (raw pooled urllib3 GET with the bearer header to the simulator's
-   download_video_url), the framework floor, the hand-written peer (``bench/peer_handler.py``),
-   our handler on a cache miss (a new task id each call) and on a cache hit (the same id),
-   interleaved; once with ``POWERTOOLS_LOG_LEVEL=INFO`` (the template's default), once at WARNING.
-   Each invocation gets a new event parsed from its own bytes and its own context, and writes to a
-   pipe another process drains, as in Lambda.
+   download_video_url), the framework floor, our handler on a cache miss (a new task id each call)
+   and on a cache hit (the same id), interleaved; then the hand-written peer
+   (``bench/peer_handler.py``) interleaved with our miss in a loop of its own. Once with
+   ``POWERTOOLS_LOG_LEVEL=INFO`` (the template's default), once at WARNING. Each invocation gets a
+   new event parsed from its own bytes and its own context, and writes to a pipe another process
+   drains, as in Lambda.
 3. Cold starts (``bench/cold.py``): ours (from src/), ours as ``make build`` ships it (its layout,
    with its bytecode and without; ``bench.shipped``) and the floor, each in fresh processes, in
    turn, after one discarded round (page cache warm, as in a reused Lambda sandbox image).
@@ -71,6 +72,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.splitlines()[0])
     parser.add_argument("--iterations", type=int, default=5000, help="timed warm iterations (default 5000)")
     parser.add_argument("--warmup", type=int, default=100, help="untimed warm iterations first")
+    parser.add_argument(
+        "--peer-iterations", type=int, default=1000, help="timed iterations of the peer beside our miss"
+    )
     parser.add_argument("--cold-runs", type=int, default=11, help="cold starts of each kind (default 11)")
     parser.add_argument("--rss-ids", type=int, default=20_000, help="distinct ids for the RSS figure")
     parser.add_argument("--archive-big-mb", type=int, default=300, help="MiB archived for the RSS figure")
@@ -126,6 +130,7 @@ def warm_phase(
                     "peer_ids": miss_ids,
                     "warmup": options.warmup,
                     "iterations": options.iterations,
+                    "peer_iterations": options.peer_iterations,
                     "max_seconds": 100,
                 }
             )
@@ -328,9 +333,9 @@ def main(argv: list[str]) -> int:
         aws.put_token(SECRET_ID, TOKEN)
         put_signing_keys(aws)  # the CloudFront keys bench.links reads
         # Each warm run asks for task ids of its own: every miss is a first sight.
+        miss_count = options.warmup + options.iterations + min(options.warmup, 20) + options.peer_iterations
         miss_ids = {
-            level: [f"miss-{level.lower()}-{i:05d}" for i in range(options.warmup + options.iterations)]
-            for level in LOG_LEVELS
+            level: [f"miss-{level.lower()}-{i:05d}" for i in range(miss_count)] for level in LOG_LEVELS
         }
         hit_id, cold_id = "hit-00001", "cold-00001"
         count_ids = [f"count-{i:03d}" for i in range(options.count_ids)]

@@ -20,6 +20,7 @@ from bench.figures import (
     archive_stats,
     cold_stats,
     link_stats,
+    miss_beside_peer,
     targets,
     warm_stats,
 )
@@ -72,6 +73,19 @@ def _warm_rows(results: Results, level: str) -> list[list[str]]:
     ]
 
 
+def _after_table(results: Results, level: str) -> list[str]:
+    """p50 of each contender of the targets' loop by the one that ran just before it."""
+    after = results.warm[level]["after"]
+    names = list(after)
+    return _table(
+        ["contender (p50 µs) ↓ / ran just before →", *names],
+        [
+            [CONTENDERS[name], *(f"{after[name].get(before, float('nan')):,.0f}" for before in names)]
+            for name in names
+        ],
+    )
+
+
 def render(results: Results) -> tuple[list[str], list[str], bool]:
     """The summary for the terminal and the whole markdown page; and whether every target passed."""
     cold = cold_stats(results)
@@ -79,6 +93,7 @@ def render(results: Results) -> tuple[list[str], list[str], bool]:
     target_rows = [[t.figure, t.shown, t.limit_shown, "pass" if t.passed else "**FAIL**"] for t in checks]
     warm_header = ["contender", "p50 µs", "p99 µs", "p50 / floor p50", "p99 / floor p99", "samples"]
     warm_tables = {level: _table(warm_header, _warm_rows(results, level)) for level in LOG_LEVELS}
+    after_tables = {level: _after_table(results, level) for level in LOG_LEVELS}
     cold_rows = [
         [
             COLD_LABELS[kind],
@@ -178,7 +193,28 @@ def render(results: Results) -> tuple[list[str], list[str], bool]:
         "down: the `request done` lines are dropped, the EMF metrics are not).",
         "",
         *(line for level in LOG_LEVELS for line in [f"### {level}", "", *warm_tables[level], ""]),
+        "The hand-written peer's row comes from its own loop, interleaved with our miss (p50 there: "
+        + ", ".join(f"{miss_beside_peer(results, level):,.0f} µs at {level}" for level in LOG_LEVELS)
+        + "), not from the targets' loop: see the next section.",
+        "",
         "![Latency distributions of the contenders and cold starts](benchmarks.png)",
+        "",
+        "### What ran just before",
+        "",
+        "A contender's time depends on the one that ran just before it in the same process: what that "
+        "one did evicted this one's code and data from the CPU's caches, and the more code a contender "
+        "runs, the more it pays to fetch it again. By predecessor (p50, µs, the targets' loop; each "
+        "cell is one sixth to one third of the samples):",
+        "",
+        *(line for level in LOG_LEVELS for line in [f"{level}:", "", *after_tables[level], ""]),
+        "Back to back (the diagonal) every contender is at its fastest, and the floors gain the most. "
+        "This is why the figures move between harnesses: a tight loop of one contender, the issue's "
+        "interleaved loop, and an interleaved loop that also holds the peer, whose 4 ms of botocore "
+        "and `urllib.request` per call leave nothing of the others in the caches (an earlier harness "
+        "interleaved it with the rest: the floor's GET then cost 40 to 100 µs more after the peer, "
+        "our miss 150 to 200 µs more, which put 0.05 on the miss ratio). A Lambda container runs no "
+        "other function between two invocations, so the targets' loop holds the contenders the "
+        "issue that set the targets interleaved, and the peer is measured beside our miss alone.",
         "",
         "## Cold start",
         "",
@@ -320,13 +356,15 @@ def render(results: Results) -> tuple[list[str], list[str], bool]:
         "aggregator simulator (`local/aggregator.py`) serves completed tasks, presigning a fresh URL "
         "on every request. Both run in the parent process; the functions run in child processes, so "
         "they never share a GIL (or a core's time slice) with the servers, as in production.",
-        "- Warm: one child process per log level holds all five contenders; each of "
+        "- Warm: one child process per log level holds the contenders; in the targets' loop each of "
         f"{results.warm['INFO']['iterations']:,} "
-        f"iterations (after {results.options['warmup']} untimed ones) calls each once, taking all 120 "
-        "orders of the five in turn, so each runs in every position and right after every other "
-        "equally often and machine noise (such as the servers' clean-up after the peer's new "
-        "connection) falls on all alike. The floor is a raw pooled "
-        "`urllib3` GET with the bearer header to the same simulator endpoint our handler asks; the "
+        f"iterations (after {results.options['warmup']} untimed ones) calls the floor, the framework "
+        "floor, our miss and our hit once each, taking all 24 orders of the four in turn, so each runs "
+        "in every position and right after every other equally often and machine noise falls on all "
+        "alike; then the peer's loop alternates the peer and our miss "
+        f"({results.warm['INFO']['peer_iterations']:,} iterations, both orders in turn). "
+        "The floor is a raw pooled `urllib3` GET with the bearer header to the same simulator "
+        "endpoint our handler asks; the "
         "framework floor is `bench/framework_floor.py` (the Powertools HTTP resolver routing the same "
         "path, Logger's context injection and one INFO line, Metrics with one count flushed as EMF, "
         "a constant 302): what any handler on the required stack pays per request; the "

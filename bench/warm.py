@@ -1,10 +1,18 @@
 """Warm latencies, interleaved: ``python -m bench.warm CONFIG.json OUT.json`` (started by bench.run).
 
-One process holds all contenders, like one warm container each: the floor (a raw pooled urllib3 GET
-to the simulator), the framework floor (``bench/framework_floor.py``), the hand-written peer, our
+One process holds all contenders, like one warm container each. The targets' loop: the floor (a
+raw pooled urllib3 GET to the simulator), the framework floor (``bench/framework_floor.py``), our
 handler on a cache miss (a new task id each call) and on a cache hit (the same task id). Each
-iteration calls every contender once, in one of all their orders in turn, so machine noise lands on
-all of them alike.
+iteration calls every contender once, in one of all their orders in turn, so machine noise lands
+on all of them alike. Then the peer's loop: the hand-written peer (``bench/peer_handler.py``) and
+our miss, interleaved the same way, for the peer's ratio.
+
+The peer has a loop of its own because a contender pays for what ran just before it (each
+sample's predecessor is recorded, and ``after`` gives the p50s by predecessor): after the peer's
+4 ms of botocore and ``urllib.request`` every other contender's code and data are out of the CPU's
+caches, and a contender that runs more code pays more for that. No Lambda container runs another
+function between two invocations; the targets compare the contenders the issue that set them
+interleaved.
 
 Each invocation gets what the Lambda runtime gives it: the event parsed from its own JSON bytes (a
 new dict, a new API Gateway request id), a new context and trace header, all before the clock
@@ -20,11 +28,11 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-from bench.common import EventFactory, RuntimeStdout, begin_invocation
+from bench.common import EventFactory, RuntimeStdout, begin_invocation, median
 
 
 class Context:
@@ -46,6 +54,52 @@ class Context:
 
 
 Call = Callable[[], int]  # one invocation, its input already delivered; gives the status
+Prepare = Callable[[], Call]  # delivers one invocation's input (outside the clock)
+
+
+class Interleaved(NamedTuple):
+    samples_ns: dict[str, list[int]]
+    wrong_status: dict[str, int]
+    iterations: int
+    # p50 (µs) of each contender by the contender that ran just before it: why a figure moves
+    after: dict[str, dict[str, float]]
+
+
+def interleave(
+    contenders: dict[str, tuple[Prepare, int]], *, warmup: int, iterations: int, deadline: float
+) -> Interleaved:
+    """Every contender once per iteration, taking all their orders in turn: each runs in every
+    position and right after every other equally often."""
+    names = list(contenders)
+    orders = list(itertools.permutations(names))
+    samples: dict[str, list[int]] = {name: [] for name in names}
+    by_predecessor: dict[str, dict[str, list[int]]] = {name: {} for name in names}
+    wrong: dict[str, int] = dict.fromkeys(names, 0)
+    clock = time.perf_counter_ns
+    previous = ""
+    gc.collect()
+    done = 0
+    for i in range(warmup + iterations):
+        if time.monotonic() > deadline:
+            break
+        for name in orders[i % len(orders)]:
+            prepare, expected = contenders[name]
+            call = prepare()
+            started = clock()
+            status = call()
+            elapsed = clock() - started
+            if status != expected:
+                wrong[name] += 1
+            if i >= warmup:
+                samples[name].append(elapsed)
+                by_predecessor[name].setdefault(previous, []).append(elapsed)
+            previous = name
+        done = i + 1
+    after = {
+        name: {before: median(values) / 1000 for before, values in sorted(seen.items()) if before}
+        for name, seen in by_predecessor.items()
+    }
+    return Interleaved(samples, wrong, max(0, done - warmup), after)
 
 
 def main(config_path: str, out_path: str) -> int:
@@ -60,13 +114,14 @@ def main(config_path: str, out_path: str) -> int:
     from bench import framework_floor, peer_handler  # noqa: PLC0415
 
     events = EventFactory()
-    miss_ids, hit_id, peer_ids = config["miss_ids"], config["hit_id"], config["peer_ids"]
+    hit_id, peer_ids = config["hit_id"], config["peer_ids"]
+    miss_ids: Iterator[str] = iter(config["miss_ids"])  # each used once: every miss is a first sight
     floor_pool = urllib3.PoolManager()
     floor_url = f"{config['base_url']}/luma/generations/{hit_id}/download_video_url"
     floor_headers = {"Authorization": f"Bearer {config['token']}"}
     numbers = itertools.count(1)
 
-    def floor(i: int) -> Call:
+    def floor() -> Call:
         return lambda: floor_pool.request("GET", floor_url, headers=floor_headers).status
 
     def invocation(function: Callable[[Any, Any], Any], task_id: str) -> Call:
@@ -78,41 +133,33 @@ def main(config_path: str, out_path: str) -> int:
         event, context = json.loads(raw), Context(number)
         return lambda: int(function(event, context)["statusCode"])
 
-    contenders: dict[str, tuple[Callable[[int], Call], int]] = {
-        "floor": (floor, 200),
-        "framework": (lambda i: invocation(framework_floor.lambda_handler, hit_id), 302),
-        "peer": (lambda i: invocation(peer_handler.lambda_handler, peer_ids[i % len(peer_ids)]), 302),
-        "miss": (lambda i: invocation(handler.lambda_handler, miss_ids[i]), 302),
-        "hit": (lambda i: invocation(handler.lambda_handler, hit_id), 302),
-    }
-    names = list(contenders)
-    # Every order of the contenders in turn: each one runs in every position and right after every
-    # other equally often (a plain rotation keeps the cyclic order, so one contender would always
-    # follow the peer and inherit the servers' clean-up after its new connection).
-    orders = list(itertools.permutations(names))
-    warmup = int(config["warmup"])
-    iterations = min(int(config["iterations"]), len(miss_ids) - warmup)
-    deadline = time.monotonic() + float(config["max_seconds"])
-    samples: dict[str, list[int]] = {name: [] for name in names}
-    wrong: dict[str, int] = dict.fromkeys(names, 0)
-    clock = time.perf_counter_ns
+    def miss() -> Call:
+        return invocation(handler.lambda_handler, next(miss_ids))
 
-    gc.collect()
-    done = 0
-    for i in range(warmup + iterations):
-        if time.monotonic() > deadline:
-            break
-        for name in orders[i % len(orders)]:
-            prepare, expected = contenders[name]
-            call = prepare(i)
-            started = clock()
-            status = call()
-            elapsed = clock() - started
-            if status != expected:
-                wrong[name] += 1
-            if i >= warmup:
-                samples[name].append(elapsed)
-        done = i + 1
+    peer_turns = itertools.count()
+
+    def peer() -> Call:
+        return invocation(peer_handler.lambda_handler, peer_ids[next(peer_turns) % len(peer_ids)])
+
+    warmup = int(config["warmup"])
+    deadline = time.monotonic() + float(config["max_seconds"])
+    targets = interleave(
+        {
+            "floor": (floor, 200),
+            "framework": (lambda: invocation(framework_floor.lambda_handler, hit_id), 302),
+            "miss": (miss, 302),
+            "hit": (lambda: invocation(handler.lambda_handler, hit_id), 302),
+        },
+        warmup=warmup,
+        iterations=int(config["iterations"]),
+        deadline=deadline,
+    )
+    beside_peer = interleave(
+        {"peer": (peer, 302), "miss": (miss, 302)},
+        warmup=min(warmup, 20),
+        iterations=int(config["peer_iterations"]),
+        deadline=deadline,
+    )
 
     cache = handler.service.link_cache
     sys.stdout = real_stdout
@@ -120,9 +167,12 @@ def main(config_path: str, out_path: str) -> int:
     Path(out_path).write_text(
         json.dumps(
             {
-                "samples_ns": samples,
-                "iterations": max(0, done - warmup),
-                "wrong_status": wrong,
+                "samples_ns": {**targets.samples_ns, "peer": beside_peer.samples_ns["peer"]},
+                "miss_beside_peer_ns": beside_peer.samples_ns["miss"],
+                "iterations": targets.iterations,
+                "peer_iterations": beside_peer.iterations,
+                "wrong_status": {**targets.wrong_status, "peer": beside_peer.wrong_status["peer"]},
+                "after": targets.after,
                 "link_cache_entries": len(cache) if cache is not None else None,
                 "log_level": os.environ.get("POWERTOOLS_LOG_LEVEL", ""),
             }

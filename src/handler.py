@@ -131,19 +131,25 @@ class Service(NamedTuple):
     archive_now: Archiver | None = None
 
 
-def build_service(
+class Work(NamedTuple):
+    """What the front doors serve: the link getter (behind the cache) and what it is made of."""
+
+    get_link: LinkGetter
+    link_cache: LinkCache | None
+    tokens: TokenSource | None
+    archive_now: Archiver | None  # None: archiving is off
+    archive_events: ArchiveEvents | None  # the worker's; None: it puts no events
+    cache_margin: int
+
+
+def wire_work(
     environ: Mapping[str, str],
     *,
     pool: urllib3.PoolManager,
     secrets: SecretsProvider | None,
-    archive: ArchiveClients | None = None,
-) -> Service:
-    """Wire settings, token, upstream, archive, cache and resolvers; a bad setting: 500 per request."""
-    link_cache: LinkCache | None = None
-    tokens: TokenSource | None = None
-    get_link: LinkGetter
-    archive_now: Archiver | None = None
-    archive_events: ArchiveEvents | None = None  # the worker's; None: it puts no events
+    archive: ArchiveClients | None,
+) -> Work:
+    """Settings, token, upstream, archive and cache; a bad setting: every request fails with it."""
     try:
         settings = load_settings(environ)
         if secrets is None or (settings.archive_on and archive is None):
@@ -151,39 +157,51 @@ def build_service(
     except ConfigurationError as exc:
         logger.error("configuration error", extra={"detail": exc.detail})
         get_link, archive_now = refusing(exc)
-        cache_margin = 0  # never used: every request fails before there is a link to cache
-    else:
-        tokens = TokenSource(
-            secrets, settings.token_secret_id, settings.token_secret_field, settings.token_cache_seconds
-        )
-        # The aggregator's calls and the archive's video downloads: the same bounds, built once.
-        timeouts = Timeouts(settings.upstream_connect_timeout, settings.upstream_read_timeout)
-        client = UpstreamClient(
-            pool=build_host_pool(settings.upstream_base_url),
-            timeouts=timeouts,
-            settings=settings,
-            tokens=tokens,
-        )
-        fetch: LinkGetter = client.fetch_download_link
-        if settings.archive_on and archive is not None:
-            fetch, archive_now = with_archive(settings, archive, client, pool, timeouts, secrets=secrets)
-            archive_events = worker_events(settings, archive)
-        link_cache = LinkCache(
-            settings.url_cache_max_entries,
-            settings.url_cache_margin_seconds,
-            recheck_seconds=settings.archive_recheck_seconds if settings.archive_on else None,
-        )
-        get_link = cached(fetch, link_cache)
-        cache_margin = settings.url_cache_margin_seconds
+        # No cache: every request fails before there is a link to cache.
+        return Work(get_link, None, None, archive_now, None, cache_margin=0)
+    tokens = TokenSource(
+        secrets, settings.token_secret_id, settings.token_secret_field, settings.token_cache_seconds
+    )
+    # The aggregator's calls and the archive's video downloads: the same bounds, built once.
+    timeouts = Timeouts(settings.upstream_connect_timeout, settings.upstream_read_timeout)
+    client = UpstreamClient(
+        pool=build_host_pool(settings.upstream_base_url),
+        timeouts=timeouts,
+        settings=settings,
+        tokens=tokens,
+    )
+    fetch: LinkGetter = client.fetch_download_link
+    archiver: Archiver | None = None
+    archive_events: ArchiveEvents | None = None
+    if settings.archive_on and archive is not None:
+        fetch, archiver = with_archive(settings, archive, client, pool, timeouts, secrets=secrets)
+        archive_events = worker_events(settings, archive)
+    link_cache = LinkCache(
+        settings.url_cache_max_entries,
+        settings.url_cache_margin_seconds,
+        recheck_seconds=settings.archive_recheck_seconds if settings.archive_on else None,
+    )
+    return Work(
+        cached(fetch, link_cache),
+        link_cache,
+        tokens,
+        archiver,
+        archive_events,
+        cache_margin=settings.url_cache_margin_seconds,
+    )
 
-    resolvers: dict[str, ApiGatewayResolver] = {
-        door: build_resolver(resolver_cls, get_link, cache_margin_seconds=cache_margin)
-        for door, resolver_cls in (
-            ("http_api", APIGatewayHttpResolver),
-            ("rest_api", APIGatewayRestResolver),
-            ("function_url", LambdaFunctionUrlResolver),
-        )
-    }
+
+def build_service(
+    environ: Mapping[str, str],
+    *,
+    pool: urllib3.PoolManager,
+    secrets: SecretsProvider | None,
+    archive: ArchiveClients | None = None,
+) -> Service:
+    """The work (``wire_work``) behind the front doors: the handler, which picks one per event."""
+    work = wire_work(environ, pool=pool, secrets=secrets, archive=archive)
+    get_link, archive_now, archive_events = work.get_link, work.archive_now, work.archive_events
+    resolvers = http_resolvers(get_link, work.cache_margin)
 
     def serve(event: Any, context: LambdaContext, record: RequestRecord) -> Any:
         resolver = resolvers.get(record.front_door)
@@ -191,7 +209,14 @@ def build_service(
             request_id = event["requestContext"].get("requestId")
             record.correlation_id = request_id if isinstance(request_id, str) else None
             resolver.append_context(record=record)  # type: ignore[no-untyped-call]
-            response = resolve(resolver, event, context)
+            try:
+                response = resolver.resolve(event, context)
+            except (KeyError, TypeError, AttributeError) as exc:
+                # Route errors are JSON answers inside the resolver: what escapes it is an event
+                # missing a field API Gateway always sends, which only a hand-made event can be.
+                raise InvalidRequestError(
+                    f"malformed API Gateway event: {type(exc).__name__} {exc}"
+                ) from None
             record.status = response.get("statusCode")
             return response
         if record.front_door != "direct":
@@ -204,7 +229,7 @@ def build_service(
     @logger.inject_lambda_context(clear_state=True)
     @metrics.log_metrics
     def handle(event: Any, context: LambdaContext) -> Any:
-        record = RequestRecord(front_door=front_door(event))
+        record = RequestRecord(front_door(event))
         if record.front_door == "sqs":
             return consume_jobs(event, context, archive_now or no_archive, report_job, archive_events)
         try:
@@ -221,8 +246,8 @@ def build_service(
     return Service(
         handle=handle,
         get_link=get_link,
-        link_cache=link_cache,
-        tokens=tokens,
+        link_cache=work.link_cache,
+        tokens=work.tokens,
         resolvers=resolvers,
         archive_now=archive_now,
     )
@@ -330,13 +355,16 @@ def no_archive(task_id: str, deadline: Deadline) -> CopyOutcome:
     raise ArchiveDisabledError()
 
 
-def resolve(resolver: ApiGatewayResolver, event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """Route an HTTP event. Route errors become JSON responses inside the resolver; what escapes it
-    is an event missing a field API Gateway always sends, which only a hand-made event can be."""
-    try:
-        return resolver.resolve(event, context)
-    except (KeyError, TypeError, AttributeError) as exc:
-        raise InvalidRequestError(f"malformed API Gateway event: {type(exc).__name__} {exc}") from None
+def http_resolvers(get_link: LinkGetter, cache_margin: int) -> dict[str, ApiGatewayResolver]:
+    """One resolver per HTTP front door, each with the route (``front_doors.http_api``)."""
+    return {
+        door: build_resolver(resolver_cls, get_link, cache_margin_seconds=cache_margin)
+        for door, resolver_cls in (
+            ("http_api", APIGatewayHttpResolver),
+            ("rest_api", APIGatewayRestResolver),
+            ("function_url", LambdaFunctionUrlResolver),
+        )
+    }
 
 
 # What the imports made lives as long as the container: frozen, the collector no longer walks it,

@@ -19,7 +19,7 @@ EnqueueResult = Literal["sent", "failed"]
 class DownloadLink(NamedTuple):
     task_id: str
     url: str
-    expires_at: datetime | None
+    expires_at: float | None  # epoch seconds, as time.time() counts; None: unknown
     source: LinkSource = "aggregator"
     # Redacted once when the link is made (``url_rules.link_facts``); a cached link is logged on every hit.
     log_url: str = ""

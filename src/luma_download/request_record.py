@@ -134,10 +134,6 @@ class RequestRecord:
         self.error_type = type(error).__name__
         self.crash = error
 
-    @property
-    def error_code(self) -> str | None:
-        return None if self.outcome is None or self.outcome in SERVED_OUTCOMES else self.outcome
-
     def log_fields(self) -> dict[str, object]:
         """The fields that are known, for the ``request done`` line."""
         fields: dict[str, object] = {

@@ -10,7 +10,7 @@ import orjson
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
-from luma_download.request_record import RequestRecord
+from luma_download.request_record import SERVED_OUTCOMES, RequestRecord
 
 
 def log_json(document: dict[str, object]) -> str:
@@ -58,9 +58,9 @@ def report(record: RequestRecord, logger: Logger, metrics: Metrics) -> None:
     metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
     if record.upstream_ms is not None:
         metrics.add_metric(name="UpstreamLatency", unit=MetricUnit.Milliseconds, value=record.upstream_ms)
-    error_code = record.error_code
-    if error_code is not None:
-        count_error(metrics, error_code)
+    outcome = record.outcome
+    if outcome is not None and outcome not in SERVED_OUTCOMES:  # an error code
+        count_error(metrics, outcome)
     if record.batch is not None:  # a batch's failed ids, so the error-code alarms see them too
         for code, count in record.batch.errors.items():
             count_error(metrics, code, count)

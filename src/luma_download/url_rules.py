@@ -7,7 +7,7 @@ import re
 import string
 import time
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import NamedTuple
 from urllib.parse import SplitResult, unquote, unquote_to_bytes, urlsplit, urlunsplit
 
@@ -174,11 +174,11 @@ def _percent_decoded(url: str) -> str:
 class LinkFacts(NamedTuple):
     """What a link's URL says of itself: when it dies, and how it is written in logs."""
 
-    expires_at: datetime | None
+    expires_at: float | None  # epoch seconds
     log_url: str
 
 
-def link_facts(url: str, now: datetime | None = None) -> LinkFacts:
+def link_facts(url: str, now: float | None = None) -> LinkFacts:
     """``expiry_of`` and ``redact_url`` from one pass over the query: every link made needs both."""
     try:
         parts = urlsplit(url)
@@ -197,7 +197,7 @@ def _log_prefix(parts: SplitResult, host: str, port: int | None) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
-def _facts(log_prefix: str, query: str, now: datetime | None) -> LinkFacts:
+def _facts(log_prefix: str, query: str, now: float | None) -> LinkFacts:
     """The expiry, and the log form: ``log_prefix``, then the query with every unshown value redacted."""
     shown: dict[str, str] = {}  # lower-cased names of the shown parameters: the last value counts
     fields = []
@@ -214,8 +214,9 @@ def _facts(log_prefix: str, query: str, now: datetime | None) -> LinkFacts:
     return LinkFacts(_expiry(shown, now), f"{log_prefix}?{redacted}" if redacted else log_prefix)
 
 
-def expiry_of(url: str, now: datetime | None = None) -> datetime | None:
-    """When a presigned URL dies: ``X-Amz-Date`` + ``X-Amz-Expires`` (SigV4) or ``Expires`` (epoch).
+def expiry_of(url: str, now: float | None = None) -> float | None:
+    """When a presigned URL dies, in epoch seconds: ``X-Amz-Date`` + ``X-Amz-Expires`` (SigV4) or
+    ``Expires`` (epoch).
 
     Never later than seven days from ``now``: no presigned URL lives longer (SigV4's ceiling), so a
     link dated 2099 is not cached, or handed on as cacheable, for decades.
@@ -235,12 +236,13 @@ def redact_url(url: str) -> str:
 _UNPARSEABLE = "<unparseable URL>"
 
 
-def _expiry(params: dict[str, str], now: datetime | None) -> datetime | None:
+def _expiry(params: dict[str, str], now: float | None) -> float | None:
     """``expiry_of`` from the (lower-cased) query parameters.
 
-    Counted in epoch seconds, as ``time.time()`` and the link cache count: the datetime arithmetic
-    this replaced cost a cache miss 17 to 19 us interleaved as in ``make bench`` (0.3 us in a tight
-    loop: code only a miss runs costs most when the other contenders have just had the caches).
+    Counted in epoch seconds, as ``time.time()``, the link cache and ``Cache-Control`` count: the
+    datetime arithmetic this replaced cost a cache miss 17 to 19 us interleaved as in ``make bench``
+    (0.3 us in a tight loop: code only a miss runs costs most when the other contenders have just had
+    the caches), and a datetime on the link cost every cache hit 2 us more (``make bench``'s A/B).
     """
     expires: float
     if "x-amz-date" in params and "x-amz-expires" in params:
@@ -258,5 +260,5 @@ def _expiry(params: dict[str, str], now: datetime | None) -> datetime | None:
         expires = int(params["expires"])
     else:
         return None
-    ceiling = (time.time() if now is None else now.timestamp()) + _MAX_PRESIGN_SECONDS
-    return datetime.fromtimestamp(min(expires, ceiling), UTC)
+    ceiling = (time.time() if now is None else now) + _MAX_PRESIGN_SECONDS
+    return float(min(expires, ceiling))

@@ -22,7 +22,9 @@ class Clock:
 
 def link(task_id: str, expires_in: timedelta | None = timedelta(hours=1)) -> DownloadLink:
     return DownloadLink(
-        task_id, f"https://x.lumalabs.ai/{task_id}.mp4", T0 + expires_in if expires_in else None
+        task_id,
+        f"https://x.lumalabs.ai/{task_id}.mp4",
+        (T0 + expires_in).timestamp() if expires_in else None,
     )
 
 
@@ -32,7 +34,7 @@ def test_a_link_is_served_until_its_expiry_less_the_margin() -> None:
     cache.put(link("a"))
 
     clock.now += 3300 - 1
-    assert cache.get("a") == link("a")
+    assert cache.get("a") == LinkOutcome(link("a"), link_cache="hit")
     clock.now += 1
     assert cache.get("a") is None
 

@@ -10,6 +10,7 @@ is; with ``"archive": true`` the task is archived now (or its copy found) and th
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -88,7 +89,11 @@ def archived_document(result: CopyOutcome) -> dict[str, Any]:
     return {**link_document(result.link), "s3_uri": result.copy.s3_uri, "size": result.copy.size}
 
 
+EXPIRES_FORMAT = "%Y-%m-%dT%H:%M:%SZ"  # UTC, whole seconds
+
+
 def link_document(link: DownloadLink) -> dict[str, str | None]:
     """The JSON a workflow gets; HTTP callers asking for JSON get the same."""
-    expires_at = link.expires_at.strftime("%Y-%m-%dT%H:%M:%SZ") if link.expires_at else None
+    expires = link.expires_at
+    expires_at = None if expires is None else time.strftime(EXPIRES_FORMAT, time.gmtime(expires))
     return {"task_id": link.task_id, "url": link.url, "expires_at": expires_at, "source": link.source}

@@ -42,7 +42,7 @@ def build_resolver(resolver_cls: type[R], get_link: LinkGetter, *, cache_margin_
 
     @app.route(ROUTE, method=list(METHODS), **ROUTE_DOC)
     def download_video_url(task_id: str) -> Response[str]:
-        this = record()
+        this: RequestRecord = app.context["record"]
         this.task_id = task_id = validate_task_id(task_id)
         found = get_link(task_id, Deadline.from_context(app.lambda_context))
         link = found.link
@@ -51,7 +51,7 @@ def build_resolver(resolver_cls: type[R], get_link: LinkGetter, *, cache_margin_
             "Vary": VARY,
         }
         event = app.current_event.raw_event
-        if wants_json(accept_header(event.get("headers")), event.get("queryStringParameters")):
+        if wants_json(event.get("headers"), event.get("queryStringParameters")):
             this.served(found, "json")
             return Response(
                 status_code=200,
@@ -117,27 +117,24 @@ def cache_control(link: DownloadLink, now: float, margin_seconds: int) -> str:
     seconds, as ``time.time()`` gives them)."""
     if link.expires_at is None:
         return "no-store"
-    max_age = int(link.expires_at.timestamp() - now) - margin_seconds
+    max_age = int(link.expires_at - now) - margin_seconds
     return f"private, max-age={max(max_age, 0)}"
 
 
-def accept_header(headers: dict[str, str] | None) -> str | None:
-    """``Accept``, whatever its case: HTTP APIs and Function URLs send lower case, REST APIs as sent.
+def wants_json(headers: dict[str, str] | None, query: dict[str, str] | None) -> bool:
+    """``?format=json``, or ``application/json`` in ``Accept`` whatever the header name's case (HTTP
+    APIs and Function URLs send lower case, REST APIs as sent).
 
-    Read from the raw event (``front_door`` checked it is a map of strings): building Powertools'
+    Read from the raw event (``front_door`` checked both are maps of strings): building Powertools'
     case-insensitive copy of every header costs more than the rest of a cache hit's own work.
     """
-    if not headers:
-        return None
-    value = headers.get("accept")
-    if value is None:
-        value = next((item for name, item in headers.items() if name.lower() == "accept"), None)
-    return value
-
-
-def wants_json(accept: str | None, query: dict[str, str] | None) -> bool:
     if query and query.get("format") == "json":
         return True
+    if not headers:
+        return False
+    accept = headers.get("accept")
+    if accept is None:
+        accept = next((item for name, item in headers.items() if name.lower() == "accept"), None)
     return accept is not None and "application/json" in accept.lower()
 
 

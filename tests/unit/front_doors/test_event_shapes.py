@@ -10,8 +10,10 @@ from aws_lambda_powertools.utilities.data_classes import (
     APIGatewayProxyEventV2,
     LambdaFunctionUrlEvent,
 )
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from luma_download.front_doors.event_shapes import front_door
+from luma_download.front_doors.event_shapes import front_door, has_string_keys, walk_has_string_keys
 from tests.conftest import EVENT_TASK_ID, load_event
 
 
@@ -224,3 +226,65 @@ def test_an_sqs_batch_is_the_archive_worker_s_door() -> None:
 )
 def test_only_a_batch_wholly_from_sqs_is_one(event: object) -> None:
     assert front_door(event) != "sqs"
+
+
+@pytest.mark.parametrize(
+    "oddity",
+    [
+        2**70,  # an int past 64 bits, which orjson will not write
+        "\ud800",  # a lone surrogate, which is no UTF-8
+        float("nan"),
+        b"bytes",  # not JSON at all: only keys are this check's business
+    ],
+    ids=["big int", "lone surrogate", "nan", "bytes"],
+)
+@pytest.mark.parametrize("name", ["http_api_get.json", "rest_api_get.json", "direct_invoke.json"])
+def test_a_value_orjson_refuses_leaves_the_answer_to_the_walk(name: str, oddity: object) -> None:
+    event = load_event(name)
+    door = front_door(event)
+    event["requestContext" if "requestContext" in event else "extra"] = (
+        {**event["requestContext"], "oddity": oddity} if "requestContext" in event else {"oddity": oddity}
+    )
+    assert front_door(event) == door  # string keys throughout: still the door it was
+
+    event["nested"] = [{"oddity": oddity, 7: "x"}]
+    assert front_door(event) == "unknown"
+
+
+@pytest.mark.parametrize("name", ["http_api_get.json", "rest_api_get.json", "function_url_get.json"])
+def test_a_large_body_is_left_to_the_walk_with_the_same_answers(name: str) -> None:
+    event = {**load_event(name), "body": "x" * 100_000}
+    door = front_door(event)
+    assert door != "unknown"
+    assert front_door({**event, "stageVariables": {"env": "prod", 3: "x"}}) == "unknown"
+
+
+class StrKey(str):
+    """A string subclass: a string, but not what ``json.loads`` makes."""
+
+
+JSON_KEYS = st.one_of(st.text(max_size=3), st.integers(), st.none(), st.booleans(), st.just(StrKey("k")))
+JSON_LEAVES = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=5), st.just("\udfff")
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.dictionaries(
+        st.text(max_size=3),
+        st.recursive(
+            JSON_LEAVES,
+            lambda inner: st.one_of(
+                st.lists(inner, max_size=3),
+                st.tuples(inner),
+                st.dictionaries(JSON_KEYS, inner, max_size=3),
+            ),
+            max_leaves=12,
+        ),
+        max_size=4,
+    )
+)
+def test_orjson_s_answer_is_the_walk_s(document: dict[str, object]) -> None:
+    """orjson is asked first for speed: its answer, or the walk it falls back to, is always the walk's."""
+    assert has_string_keys(document) is walk_has_string_keys(document)

@@ -20,7 +20,7 @@ NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
     ],
 )
 def test_cache_control_counts_down_to_five_minutes_before_expiry(expires_in: timedelta, header: str) -> None:
-    link = DownloadLink("t", "https://x.lumalabs.ai/v.mp4", NOW + expires_in)
+    link = DownloadLink("t", "https://x.lumalabs.ai/v.mp4", (NOW + expires_in).timestamp())
     assert cache_control(link, NOW.timestamp(), 300) == header
 
 
@@ -35,6 +35,8 @@ def test_unknown_expiry_is_no_store() -> None:
     ("accept", "query", "expected"),
     [
         ("application/json", None, True),
+        ({"Accept": "application/json"}, None, True),  # a REST API sends the name as the client did
+        ({"ACCEPT": "text/html", "x-accept": "application/json"}, None, False),
         ("text/html, application/json;q=0.9", None, True),
         ("Application/JSON", None, True),
         ("*/*", {"format": "json"}, True),
@@ -45,6 +47,7 @@ def test_unknown_expiry_is_no_store() -> None:
     ],
 )
 def test_json_is_chosen_by_accept_or_format(
-    accept: str | None, query: dict[str, str] | None, expected: bool
+    accept: str | dict[str, str] | None, query: dict[str, str] | None, expected: bool
 ) -> None:
-    assert wants_json(accept, query) is expected
+    headers = {"accept": accept} if isinstance(accept, str) else accept
+    assert wants_json(headers, query) is expected
