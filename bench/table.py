@@ -77,12 +77,14 @@ def _after_table(results: Results, level: str) -> list[str]:
     """p50 of each contender of the targets' loop by the one that ran just before it."""
     after = results.warm[level]["after"]
     names = list(after)
+
+    def cell(name: str, before: str) -> str:
+        value = after[name].get(before)
+        return "(none)" if value is None else f"{value:,.0f}"
+
     return _table(
         ["contender (p50 µs) ↓ / ran just before →", *names],
-        [
-            [CONTENDERS[name], *(f"{after[name].get(before, float('nan')):,.0f}" for before in names)]
-            for name in names
-        ],
+        [[CONTENDERS[name], *(cell(name, before) for before in names)] for name in names],
     )
 
 
@@ -204,15 +206,19 @@ def render(results: Results) -> tuple[list[str], list[str], bool]:
         "A contender's time depends on the one that ran just before it in the same process: what that "
         "one did evicted this one's code and data from the CPU's caches, and the more code a contender "
         "runs, the more it pays to fetch it again. By predecessor (p50, µs, the targets' loop; each "
-        "cell is one sixth to one third of the samples):",
+        "cell off the diagonal holds about a quarter of the contender's samples; a contender follows "
+        "itself only where one order of the four ends with it and the next begins with it, which "
+        "the 24 orders in turn give the floors only):",
         "",
         *(line for level in LOG_LEVELS for line in [f"{level}:", "", *after_tables[level], ""]),
-        "Back to back (the diagonal) every contender is at its fastest, and the floors gain the most. "
+        "After itself a floor is at its fastest. "
         "This is why the figures move between harnesses: a tight loop of one contender, the issue's "
         "interleaved loop, and an interleaved loop that also holds the peer, whose 4 ms of botocore "
-        "and `urllib.request` per call leave nothing of the others in the caches (an earlier harness "
-        "interleaved it with the rest: the floor's GET then cost 40 to 100 µs more after the peer, "
-        "our miss 150 to 200 µs more, which put 0.05 on the miss ratio). A Lambda container runs no "
+        "and `urllib.request` per call leave little of the others in the caches. With the peer in "
+        "the same loop (scratch runs of this code), the floor's GET cost 25 to 100 µs more after "
+        "the peer than after any other contender and our miss 120 to 200 µs more; the WARNING "
+        "ratios read 1.16 to 1.18 for the miss and 1.15 to 1.17 for the hit, against 1.11 to 1.14 "
+        "and 1.12 to 1.14 without it. A Lambda container runs no "
         "other function between two invocations, so the targets' loop holds the contenders the "
         "issue that set the targets interleaved, and the peer is measured beside our miss alone.",
         "",
