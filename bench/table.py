@@ -206,20 +206,19 @@ def render(results: Results) -> tuple[list[str], list[str], bool]:
         "A contender's time depends on the one that ran just before it in the same process: what that "
         "one did evicted this one's code and data from the CPU's caches, and the more code a contender "
         "runs, the more it pays to fetch it again. By predecessor (p50, µs, the targets' loop; each "
-        "cell off the diagonal holds about a quarter of the contender's samples; a contender follows "
-        "itself only where one order of the four ends with it and the next begins with it, which "
-        "the 24 orders in turn give the floors only):",
+        "cell holds a quarter of the contender's samples):",
         "",
         *(line for level in LOG_LEVELS for line in [f"{level}:", "", *after_tables[level], ""]),
-        "After itself a floor is at its fastest. "
-        "This is why the figures move between harnesses: a tight loop of one contender, the issue's "
-        "interleaved loop, and an interleaved loop that also holds the peer, whose 4 ms of botocore "
-        "and `urllib.request` per call leave little of the others in the caches. With the peer in "
-        "the same loop (scratch runs of this code), the floor's GET cost 25 to 100 µs more after "
-        "the peer than after any other contender and our miss 120 to 200 µs more; the WARNING "
-        "ratios read 1.16 to 1.18 for the miss and 1.15 to 1.17 for the hit, against 1.11 to 1.14 "
-        "and 1.12 to 1.14 without it. A Lambda container runs no "
-        "other function between two invocations, so the targets' loop holds the contenders the "
+        "After itself (the diagonal, as in a warm container, where a function follows itself) each "
+        "contender is at its fastest. This is why the figures move between harnesses: a tight "
+        "loop of one contender, the issue's interleaved loop, and an interleaved loop that also "
+        "holds the peer, whose 4 ms of botocore and `urllib.request` per call leave little of the "
+        "others in the caches. With the peer in the same loop (scratch runs of this code), the "
+        "floor's GET cost 25 to 100 µs more after the peer than after any other contender and our "
+        "miss 120 to 200 µs more; the WARNING ratios read 1.16 to 1.18 for the miss and 1.15 to "
+        "1.17 for the hit, against 1.11 to 1.14 and 1.12 to 1.14 without it. A Lambda container "
+        "runs no other function between two invocations, so the targets' loop holds the "
+        "contenders the "
         "issue that set the targets interleaved, and the peer is measured beside our miss alone.",
         "",
         "## Cold start",
@@ -362,13 +361,13 @@ def render(results: Results) -> tuple[list[str], list[str], bool]:
         "aggregator simulator (`local/aggregator.py`) serves completed tasks, presigning a fresh URL "
         "on every request. Both run in the parent process; the functions run in child processes, so "
         "they never share a GIL (or a core's time slice) with the servers, as in production.",
-        "- Warm: one child process per log level holds the contenders; in the targets' loop each of "
-        f"{results.warm['INFO']['iterations']:,} "
-        f"iterations (after {results.options['warmup']} untimed ones) calls the floor, the framework "
-        "floor, our miss and our hit once each, taking all 24 orders of the four in turn, so each runs "
-        "in every position and right after every other equally often and machine noise falls on all "
-        "alike; then the peer's loop alternates the peer and our miss "
-        f"({results.warm['INFO']['peer_iterations']:,} iterations, both orders in turn). "
+        "- Warm: one child process per log level holds the contenders. The targets' loop calls the "
+        f"floor, the framework floor, our miss and our hit {results.warm['INFO']['iterations']:,} times "
+        f"each (after {results.options['warmup']} untimed calls each) in the order of a de Bruijn "
+        "sequence repeated (`bench.warm.pair_order`): each contender runs right after every "
+        "contender, itself included, equally often, and machine noise falls on all alike. The "
+        "peer's loop does the same with the peer and our miss "
+        f"({results.warm['INFO']['peer_iterations']:,} calls each). "
         "The floor is a raw pooled `urllib3` GET with the bearer header to the same simulator "
         "endpoint our handler asks; the "
         "framework floor is `bench/framework_floor.py` (the Powertools HTTP resolver routing the same "

@@ -2,10 +2,11 @@
 
 One process holds all contenders, like one warm container each. The targets' loop: the floor (a
 raw pooled urllib3 GET to the simulator), the framework floor (``bench/framework_floor.py``), our
-handler on a cache miss (a new task id each call) and on a cache hit (the same task id). Each
-iteration calls every contender once, in one of all their orders in turn, so machine noise lands
-on all of them alike. Then the peer's loop: the hand-written peer (``bench/peer_handler.py``) and
-our miss, interleaved the same way, for the peer's ratio.
+handler on a cache miss (a new task id each call) and on a cache hit (the same task id), in the
+order of a de Bruijn sequence repeated: each contender runs right after every contender, itself
+included, equally often, and machine noise lands on all of them alike. Then the peer's loop: the
+hand-written peer (``bench/peer_handler.py``) and our miss, interleaved the same way, for the
+peer's ratio.
 
 The peer has a loop of its own because a contender pays for what ran just before it (each
 sample's predecessor is recorded, and ``after`` gives the p50s by predecessor): after the peer's
@@ -68,38 +69,61 @@ class Interleaved(NamedTuple):
 def interleave(
     contenders: dict[str, tuple[Prepare, int]], *, warmup: int, iterations: int, deadline: float
 ) -> Interleaved:
-    """Every contender once per iteration, taking all their orders in turn: each runs in every
-    position and right after every other equally often."""
+    """``iterations`` calls of each contender (after ``warmup`` untimed ones), in the order of a de
+    Bruijn sequence repeated (``pair_order``): each contender runs right after every contender, itself
+    included, equally often, as a contender follows itself in a warm container."""
     names = list(contenders)
-    orders = list(itertools.permutations(names))
+    order = [names[index] for index in pair_order(len(names))]
     samples: dict[str, list[int]] = {name: [] for name in names}
     by_predecessor: dict[str, dict[str, list[int]]] = {name: {} for name in names}
     wrong: dict[str, int] = dict.fromkeys(names, 0)
     clock = time.perf_counter_ns
     previous = ""
     gc.collect()
+    calls = (warmup + iterations) * len(names)
     done = 0
-    for i in range(warmup + iterations):
+    for number in range(calls):
         if time.monotonic() > deadline:
             break
-        for name in orders[i % len(orders)]:
-            prepare, expected = contenders[name]
-            call = prepare()
-            started = clock()
-            status = call()
-            elapsed = clock() - started
-            if status != expected:
-                wrong[name] += 1
-            if i >= warmup:
-                samples[name].append(elapsed)
-                by_predecessor[name].setdefault(previous, []).append(elapsed)
-            previous = name
-        done = i + 1
+        name = order[number % len(order)]
+        prepare, expected = contenders[name]
+        call = prepare()
+        started = clock()
+        status = call()
+        elapsed = clock() - started
+        if status != expected:
+            wrong[name] += 1
+        if number >= warmup * len(names):
+            samples[name].append(elapsed)
+            by_predecessor[name].setdefault(previous, []).append(elapsed)
+        previous = name
+        done = number + 1
     after = {
         name: {before: median(values) / 1000 for before, values in sorted(seen.items()) if before}
         for name, seen in by_predecessor.items()
     }
-    return Interleaved(samples, wrong, max(0, done - warmup), after)
+    return Interleaved(samples, wrong, max(0, done // len(names) - warmup), after)
+
+
+def pair_order(count: int) -> list[int]:
+    """A de Bruijn sequence B(count, 2): read cyclically, every ordered pair of ``0..count-1`` (a
+    number and itself too) follows once, and each number comes ``count`` times."""
+    digits = [0] * (2 * count)
+    sequence: list[int] = []
+
+    def extend(t: int, p: int) -> None:  # the classic recursive construction (FKM)
+        if t > 2:
+            if 2 % p == 0:
+                sequence.extend(digits[1 : p + 1])
+            return
+        digits[t] = digits[t - p]
+        extend(t + 1, p)
+        for j in range(digits[t - p] + 1, count):
+            digits[t] = j
+            extend(t + 1, t)
+
+    extend(1, 1)
+    return sequence
 
 
 def main(config_path: str, out_path: str) -> int:
