@@ -222,7 +222,7 @@ def build_service(
         if record.front_door != "direct":
             raise InvalidRequestError(
                 "unsupported event: send an API Gateway or Function URL request, "
-                'or {"task_id": "<id>"} or {"task_ids": ["<id>", ...]}'
+                'or {"task_id": "<id>"} or {"task_ids": ["<id>", ...]}, with string keys throughout'
             )
         return invoke(event, get_link, Deadline.from_context(context), record, archive_now)
 

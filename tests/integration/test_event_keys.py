@@ -35,6 +35,7 @@ def assert_refused(function: ModuleType, aggregator: Aggregator, log_lines: LogL
         function.lambda_handler(event, LocalLambdaContext())
 
     assert (raised.value.status, raised.value.code) == (400, "invalid_request")
+    assert "with string keys throughout" in raised.value.message  # what a direct caller must fix
     assert aggregator.requests == []  # nothing was resolved
     line = log_lines.last("request done")
     assert (line["front_door"], line["error_type"]) == ("unknown", "InvalidRequestError")
