@@ -24,16 +24,14 @@ FrontDoor = Literal["direct", "http_api", "rest_api", "function_url", "sqs", "un
 
 
 def front_door(event: object) -> FrontDoor:
-    if not isinstance(event, dict):
+    if not isinstance(event, dict) or not has_string_keys(event):
         return "unknown"
+    if is_direct_invoke(event):
+        return "direct"
     context = event.get("requestContext")
-    if not isinstance(context, dict):  # no HTTP request: a direct invoke or an SQS batch
-        if not has_string_keys(event):
-            return "unknown"
-        if is_direct_invoke(event):
-            return "direct"
+    if not isinstance(context, dict):
         return "sqs" if _is_sqs(event) else "unknown"
-    if not has_string_keys(event) or not _string_maps(event):
+    if not _string_maps(event):
         return "unknown"
     http = context.get("http")
     if event.get("version") == "2.0" and isinstance(http, dict):
@@ -49,9 +47,11 @@ def front_door(event: object) -> FrontDoor:
 def has_string_keys(document: dict[str, object]) -> bool:
     """Whether every object in ``document``, however deep (in arrays too), has only string keys.
 
-    orjson answers in C, a sixth of the walk's time: what it writes has ``str`` keys at every depth
-    (it refuses a subclass too), so its yes is the walk's. Its no may be for something else (an int
-    past 64 bits, nesting past 255 levels, a lone surrogate): then the walk decides. A large body
+    orjson answers in C, a sixth of the walk's time in a tight loop (interleaved with other work, as
+    in ``make bench``, about the walk's: its code is out of the caches then). What it writes has
+    ``str`` keys at every depth (it refuses a subclass too), so its yes is the walk's. Its no may be
+    for something else (an int past 64 bits, nesting past 255 levels, a lone surrogate): then the
+    walk decides. A large body
     (never read here, but copied by orjson) goes straight to the walk.
     """
     body = document.get("body")

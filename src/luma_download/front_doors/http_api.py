@@ -42,7 +42,7 @@ def build_resolver(resolver_cls: type[R], get_link: LinkGetter, *, cache_margin_
 
     @app.route(ROUTE, method=list(METHODS), **ROUTE_DOC)
     def download_video_url(task_id: str) -> Response[str]:
-        this: RequestRecord = app.context["record"]
+        this = record()
         this.task_id = task_id = validate_task_id(task_id)
         found = get_link(task_id, Deadline.from_context(app.lambda_context))
         link = found.link
