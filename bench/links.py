@@ -11,8 +11,8 @@ then, and kept). Both children build the archive as ``handler.with_archive`` doe
   ``GetSecretValue`` call (to moto on loopback, the first call of that client), timed on its own by
   botocore event hooks, so the rest (import, load, build, sign) is the total less that call.
 - ``python -m bench.links cached CONFIG.json OUT.json``: one process, the three contenders warmed by one
-  link each, then interleaved (every order of the three in turn), each call the real ``link_to`` with a
-  new ``Deadline``; bounded in iterations and in time.
+  link each, then interleaved as the warm phase interleaves (``bench.warm.interleave``), each call the
+  real ``link_to`` with a new ``Deadline``; bounded in iterations and in time.
 
 ``links_phase`` (called by ``bench.run``) starts them: rounds of fresh processes, the contenders in
 turn, after one discarded round; then the cached child. ``put_signing_keys`` puts the PEMs the
@@ -21,7 +21,6 @@ CloudFront contenders read into the embedded Secrets Manager.
 
 from __future__ import annotations
 
-import itertools
 import json
 import sys
 import tempfile
@@ -35,6 +34,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from bench.common import median
 from bench.figures import LINK_KINDS
+from bench.warm import Call, Prepare, interleave
 
 if TYPE_CHECKING:
     from local.aws import EmbeddedAws
@@ -172,30 +172,31 @@ def cached(config_path: str, out_path: str) -> int:
     for kind, archive in archives.items():  # the first links: the keys read, the signers built
         check_link(kind, link_to(archive, copy, Deadline(DEFAULT_BUDGET_SECONDS)).url)
     clock = secret_calls("cached")
-    orders = list(itertools.permutations(LINK_KINDS))
-    warmup, iterations = int(config["warmup"]), int(config["iterations"])
-    ends_at = time.monotonic() + float(config["max_seconds"])
-    samples: dict[str, list[int]] = {kind: [] for kind in LINK_KINDS}
     last: dict[str, str] = {}
-    timer = time.perf_counter_ns
-    done = 0
-    for i in range(warmup + iterations):
-        if time.monotonic() > ends_at:
-            break
-        for kind in orders[i % len(orders)]:
-            archive, deadline = archives[kind], Deadline(DEFAULT_BUDGET_SECONDS)
-            started = timer()
-            link = link_to(archive, copy, deadline)
-            elapsed = timer() - started
-            if i >= warmup:
-                samples[kind].append(elapsed)
-            last[kind] = link.url
-        done = i + 1
+
+    def contender(kind: str) -> tuple[Prepare, int]:
+        def prepare() -> Call:
+            archive, deadline = archives[kind], Deadline(DEFAULT_BUDGET_SECONDS)  # before the clock
+
+            def call() -> int:
+                last[kind] = link_to(archive, copy, deadline).url
+                return 0
+
+            return call
+
+        return prepare, 0
+
+    timed = interleave(
+        {kind: contender(kind) for kind in LINK_KINDS},
+        warmup=int(config["warmup"]),
+        iterations=int(config["iterations"]),
+        deadline=time.monotonic() + float(config["max_seconds"]),
+    )
     for kind, url in last.items():
         check_link(kind, url)
     result = {
-        "samples_ns": samples,
-        "iterations": max(0, done - warmup),
+        "samples_ns": timed.samples_ns,
+        "iterations": timed.iterations,
         "secret_calls": len(clock) // 2,  # none expected: the key is kept
         "sign_us": {kind: signature_us(kind, last[kind]) for kind in SECRET_IDS},
     }

@@ -321,9 +321,10 @@ def render(results: Results) -> tuple[list[str], list[str], bool]:
         *first_link_table,
         "",
         f"**A cached hit**: one process holds the three archives, each warmed by one link (key read, "
-        f"signer built), then {results.links['cached']['iterations']:,} iterations call each contender "
-        "once (every order of the three in turn, after 100 untimed), each the real `link_to` with a new "
-        f"`Deadline`; Secrets Manager calls during the loop: {results.links['cached']['secret_calls']}.",
+        f"signer built), then each contender is called {results.links['cached']['iterations']:,} times "
+        "in the warm phase's de Bruijn order (after 100 untimed calls each), each the real `link_to` "
+        "with a new `Deadline`; Secrets Manager calls during the loop: "
+        f"{results.links['cached']['secret_calls']}.",
         "",
         *cached_link_table,
         "",
