@@ -190,7 +190,8 @@ def render(results: Results) -> tuple[list[str], list[str], bool]:
         ),
         "## Warm latency",
         "",
-        "Per invocation, measured around the call in one warm process (µs); one run with "
+        "Per invocation, measured around the call in warm processes (µs), the samples of "
+        f"{results.warm['INFO'].get('processes', 1)} processes in turn pooled; one run with "
         "`POWERTOOLS_LOG_LEVEL=INFO` (the template's default), one with `WARNING` (logging turned "
         "down: the `request done` lines are dropped, the EMF metrics are not).",
         "",
@@ -362,12 +363,15 @@ def render(results: Results) -> tuple[list[str], list[str], bool]:
         "aggregator simulator (`local/aggregator.py`) serves completed tasks, presigning a fresh URL "
         "on every request. Both run in the parent process; the functions run in child processes, so "
         "they never share a GIL (or a core's time slice) with the servers, as in production.",
-        "- Warm: one child process per log level holds the contenders. The targets' loop calls the "
+        f"- Warm: {results.warm['INFO'].get('processes', 1)} child processes per log level, one after "
+        "the other, each holding all the contenders; their samples are pooled, so no figure rests on "
+        "one process's luck (where its code landed in memory, which core it ran on: one process's "
+        "ratios moved by a few hundredths around the same centre). The targets' loops call the "
         f"floor, the framework floor, our miss and our hit {results.warm['INFO']['iterations']:,} times "
-        f"each (after {results.options['warmup']} untimed calls each) in the order of a de Bruijn "
-        "sequence repeated (`bench.warm.pair_order`): each contender runs right after every "
-        "contender, itself included, equally often, and machine noise falls on all alike. The "
-        "peer's loop does the same with the peer and our miss "
+        f"each in all (after {results.options['warmup']} untimed calls each per process) in the "
+        "order of a de Bruijn sequence repeated (`bench.warm.pair_order`): each contender runs "
+        "right after every contender, itself included, equally often, and machine noise falls on "
+        "all alike. The peer's loop does the same with the peer and our miss "
         f"({results.warm['INFO']['peer_iterations']:,} calls each). "
         "The floor is a raw pooled `urllib3` GET with the bearer header to the same simulator "
         "endpoint our handler asks; the "

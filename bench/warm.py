@@ -1,4 +1,5 @@
-"""Warm latencies, interleaved: ``python -m bench.warm CONFIG.json OUT.json`` (started by bench.run).
+"""Warm latencies, interleaved: ``python -m bench.warm CONFIG.json OUT.json`` (started by bench.run,
+which pools the samples of several such processes per log level: ``bench.run.warm_phase``).
 
 One process holds all contenders, like one warm container each. The targets' loop: the floor (a
 raw pooled urllib3 GET to the simulator), the framework floor (``bench/framework_floor.py``), our
@@ -9,7 +10,7 @@ hand-written peer (``bench/peer_handler.py``) and our miss, interleaved the same
 peer's ratio.
 
 The peer has a loop of its own because a contender pays for what ran just before it (each
-sample's predecessor is recorded, and ``after`` gives the p50s by predecessor): after the peer's
+sample's predecessor is recorded: ``after_ns`` holds the samples by predecessor): after the peer's
 4 ms of botocore and ``urllib.request`` every other contender's code and data are out of the CPU's
 caches, and a contender that runs more code pays more for that. No Lambda container runs another
 function between two invocations; the targets compare the contenders the issue that set them
@@ -33,7 +34,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from bench.common import EventFactory, RuntimeStdout, begin_invocation, median
+from bench.common import EventFactory, RuntimeStdout, begin_invocation
 
 
 class Context:
@@ -62,8 +63,8 @@ class Interleaved(NamedTuple):
     samples_ns: dict[str, list[int]]
     wrong_status: dict[str, int]
     iterations: int
-    # p50 (µs) of each contender by the contender that ran just before it: why a figure moves
-    after: dict[str, dict[str, float]]
+    # Each contender's samples by the contender that ran just before it: why a figure moves
+    after_ns: dict[str, dict[str, list[int]]]
 
 
 def interleave(
@@ -99,7 +100,7 @@ def interleave(
         previous = name
         done = number + 1
     after = {
-        name: {before: median(values) / 1000 for before, values in sorted(seen.items()) if before}
+        name: {before: values for before, values in sorted(seen.items()) if before}
         for name, seen in by_predecessor.items()
     }
     return Interleaved(samples, wrong, max(0, done // len(names) - warmup), after)
@@ -196,7 +197,7 @@ def main(config_path: str, out_path: str) -> int:
                 "iterations": targets.iterations,
                 "peer_iterations": beside_peer.iterations,
                 "wrong_status": {**targets.wrong_status, "peer": beside_peer.wrong_status["peer"]},
-                "after": targets.after,
+                "after_ns": targets.after_ns,
                 "link_cache_entries": len(cache) if cache is not None else None,
                 "log_level": os.environ.get("POWERTOOLS_LOG_LEVEL", ""),
             }
