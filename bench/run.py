@@ -79,7 +79,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--peer-iterations", type=int, default=1000, help="timed iterations of the peer beside our miss"
     )
-    parser.add_argument("--cold-runs", type=int, default=21, help="cold starts of each kind (default 21)")
+    parser.add_argument("--cold-runs", type=int, default=31, help="cold starts of each kind (default 31)")
     parser.add_argument("--rss-ids", type=int, default=20_000, help="distinct ids for the RSS figure")
     parser.add_argument("--archive-big-mb", type=int, default=300, help="MiB archived for the RSS figure")
     parser.add_argument("--archive-mb", type=int, default=64, help="MiB archived per throughput round")
