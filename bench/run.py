@@ -74,7 +74,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--iterations", type=int, default=5000, help="timed warm iterations (default 5000)")
     parser.add_argument("--warmup", type=int, default=100, help="untimed warm iterations first")
     parser.add_argument(
-        "--warm-processes", type=int, default=3, help="warm children per log level, samples pooled"
+        "--warm-processes",
+        type=int,
+        choices=range(1, 11),
+        default=3,
+        metavar="N",
+        help="warm children per log level, samples pooled (1 to 10, default 3)",
     )
     parser.add_argument(
         "--peer-iterations", type=int, default=1000, help="timed iterations of the peer beside our miss"
@@ -127,9 +132,7 @@ def warm_phase(
     core it ran on, what the machine did meanwhile): each child's ratios moved by a few hundredths
     around the same centre here. Pooled, they move less; the total count of calls is the same.
     """
-    processes = max(1, options.warm_processes)
-    iterations = -(-options.iterations // processes)
-    peer_iterations = -(-options.peer_iterations // processes)
+    processes: int = options.warm_processes
     ids = iter(miss_ids)
     parts = []
     with tempfile.TemporaryDirectory(prefix="bench-warm-") as scratch:
@@ -141,12 +144,12 @@ def warm_phase(
                     {
                         "base_url": base_url,
                         "token": TOKEN,
-                        "miss_ids": list(itertools.islice(ids, warm_misses(options, processes))),
+                        "miss_ids": list(itertools.islice(ids, warm_misses(options))),
                         "hit_id": hit_id,
                         "peer_ids": miss_ids,
                         "warmup": options.warmup,
-                        "iterations": iterations,
-                        "peer_iterations": peer_iterations,
+                        "iterations": per_process(options.iterations, processes),
+                        "peer_iterations": per_process(options.peer_iterations, processes),
                         "max_seconds": 100 / processes,
                     }
                 )
@@ -156,11 +159,17 @@ def warm_phase(
     return pooled(parts)
 
 
-def warm_misses(options: argparse.Namespace, processes: int) -> int:
+def per_process(total: int, processes: int) -> int:
+    """One warm child's share of ``total`` calls, rounded up: the pool never falls short."""
+    return -(-total // processes)
+
+
+def warm_misses(options: argparse.Namespace) -> int:
     """Task ids one warm child sends as misses: each once, so every miss is a first sight."""
+    processes: int = options.warm_processes
     warmup: int = options.warmup
-    per_process: int = -(-options.iterations // processes) + -(-options.peer_iterations // processes)
-    return warmup + min(warmup, 20) + per_process
+    timed = per_process(options.iterations, processes) + per_process(options.peer_iterations, processes)
+    return warmup + min(warmup, 20) + timed
 
 
 def pooled(parts: list[dict[str, Any]]) -> dict[str, Any]:
@@ -385,7 +394,7 @@ def main(argv: list[str]) -> int:
         aws.put_token(SECRET_ID, TOKEN)
         put_signing_keys(aws)  # the CloudFront keys bench.links reads
         # Each warm run asks for task ids of its own: every miss is a first sight.
-        miss_count = options.warm_processes * warm_misses(options, options.warm_processes)
+        miss_count = options.warm_processes * warm_misses(options)
         miss_ids = {
             level: [f"miss-{level.lower()}-{i:05d}" for i in range(miss_count)] for level in LOG_LEVELS
         }

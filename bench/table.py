@@ -191,7 +191,7 @@ def render(results: Results) -> tuple[list[str], list[str], bool]:
         "## Warm latency",
         "",
         "Per invocation, measured around the call in warm processes (µs), the samples of "
-        f"{results.warm['INFO'].get('processes', 1)} processes in turn pooled; one run with "
+        f"{results.warm['INFO']['processes']} processes in turn pooled; one run with "
         "`POWERTOOLS_LOG_LEVEL=INFO` (the template's default), one with `WARNING` (logging turned "
         "down: the `request done` lines are dropped, the EMF metrics are not).",
         "",
@@ -363,7 +363,7 @@ def render(results: Results) -> tuple[list[str], list[str], bool]:
         "aggregator simulator (`local/aggregator.py`) serves completed tasks, presigning a fresh URL "
         "on every request. Both run in the parent process; the functions run in child processes, so "
         "they never share a GIL (or a core's time slice) with the servers, as in production.",
-        f"- Warm: {results.warm['INFO'].get('processes', 1)} child processes per log level, one after "
+        f"- Warm: {results.warm['INFO']['processes']} child processes per log level, one after "
         "the other, each holding all the contenders; their samples are pooled, so no figure rests on "
         "one process's luck (where its code landed in memory, which core it ran on: one process's "
         "ratios moved by a few hundredths around the same centre). The targets' loops call the "
